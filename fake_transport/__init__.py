@@ -1,0 +1,29 @@
+"""An in-memory oslo.messaging transport, ``memory://``, faithful to rabbit.
+"""
+
+# NOTE(backend): first, before anything imports oslo_messaging.
+from fake_transport import backend as _backend  # noqa: I100
+
+_backend.prefer_threading_backend()
+
+from fake_transport.broker import Broker  # noqa: E402
+from fake_transport.broker import SettleTimeout
+from fake_transport.driver import MemoryDriver
+from fake_transport.faults import Fault
+from fake_transport.journal import JournalEntry
+from fake_transport.registry import discard_broker
+from fake_transport.registry import get_broker
+from fake_transport.urls import InvalidMemoryURL
+from fake_transport.wire import NotSerializable
+
+__all__ = [
+    'Broker',
+    'Fault',
+    'InvalidMemoryURL',
+    'JournalEntry',
+    'MemoryDriver',
+    'NotSerializable',
+    'SettleTimeout',
+    'discard_broker',
+    'get_broker',
+]

@@ -1,0 +1,27 @@
+"""Select oslo.service's threading backend before oslo.messaging loads.
+
+``import oslo_messaging`` imports ``oslo_service.service``, which asks for a
+backend at import time and gets eventlet unless one was chosen first. This
+module must therefore be imported before ``oslo_messaging``; the package
+``__init__`` of ``fake_transport`` does so.
+"""
+
+from __future__ import annotations
+
+from oslo_service import backend
+
+__all__ = ['prefer_threading_backend']
+
+
+def prefer_threading_backend() -> backend.BackendType:
+    """Choose the threading backend unless a backend was already chosen.
+
+    Needs ``oslo.service[threading]`` (cotyledon).
+
+    :returns: the backend in force afterwards.
+    """
+    if backend.get_backend_type() is None:
+        backend.init_backend(backend.BackendType.THREADING)
+    current = backend.get_backend_type()
+    assert current is not None
+    return current

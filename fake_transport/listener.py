@@ -1,0 +1,271 @@
+"""Push-style listeners and the incoming messages they hand to a server.
+
+A `MemoryListener` is attached to its queues by ``start()``. The broker then
+calls `MemoryListener.deliver` from the publishing thread, which decodes the
+JSON payload and passes it straight to the server's callback (an executor
+``submit``). A batch listener (``batch_size > 1``) gathers messages on a
+thread of its own, waking on each arrival, never polling.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from typing import Any, Callable
+
+from oslo_messaging._drivers import amqp as rpc_amqp
+from oslo_messaging._drivers import base
+from oslo_messaging._drivers import common as rpc_common
+
+from fake_transport import broker as broker_mod
+from fake_transport import wire
+
+__all__ = ['MemoryListener']
+
+LOG = logging.getLogger(__name__)
+
+# NOTE(listener): the rabbit driver remembers the last 16 unique ids per
+# listener (amqp._MsgIdCache); a duplicate seen by another listener is
+# processed again, so we keep the same window.
+_DEDUP_WINDOW = 16
+
+
+class _RpcIncoming(base.RpcIncomingMessage):
+    """An RPC request; acked before dispatch, as rabbit does."""
+
+    def __init__(self, listener: 'MemoryListener',
+                 env: broker_mod.Envelope, ctxt: dict[str, Any],
+                 message: dict[str, Any]) -> None:
+        super().__init__(ctxt, message, env.entry.msg_id)
+        self.client_timeout = env.client_timeout
+        self._listener = listener
+        self._env = env
+        self._done = False
+
+    def acknowledge(self) -> None:
+        # NOTE(listener): the server calls acknowledge() then reply() in the
+        # worker thread that runs the endpoint, so between the two whatever
+        # that thread publishes was sent by this server.
+        broker_mod.set_handling_server(self._listener.server)
+
+    def requeue(self) -> None:
+        """RPC requests are acked before dispatch: nothing to requeue."""
+
+    def heartbeat(self) -> None:
+        if self._env.reply_to is not None and not self._done:
+            self._listener.broker.reply(
+                self._env.entry, self._env.reply_to,
+                self._listener.server or '', (None, None, False))
+
+    def reply(self, reply: Any = None, failure: Any = None) -> None:
+        broker_mod.set_handling_server(None)
+        if self._done:
+            return
+        self._done = True
+        broker = self._listener.broker
+        if self._env.reply_to is not None:
+            if failure:
+                failure = rpc_common.serialize_remote_exception(failure)
+            try:
+                result = wire.dumps(reply, 'Reply value', 'result')
+            except ValueError as exc:
+                LOG.error('Reply to %s dropped: %s', self._env.entry, exc)
+                broker.finish(self._env, 'lost')
+                return
+            broker.reply(self._env.entry, self._env.reply_to,
+                         self._listener.server or '',
+                         (result, failure, True))
+        broker.finish(self._env)
+
+
+class _NotificationIncoming(base.IncomingMessage):
+    """A notification; acked or requeued after dispatch."""
+
+    def __init__(self, listener: 'MemoryListener',
+                 env: broker_mod.Envelope, ctxt: dict[str, Any],
+                 message: dict[str, Any]) -> None:
+        super().__init__(ctxt, message, env.entry.msg_id)
+        self._listener = listener
+        self._env = env
+        self._done = False
+
+    def acknowledge(self) -> None:
+        if not self._done:
+            self._done = True
+            self._listener.broker.finish(self._env)
+
+    def requeue(self) -> None:
+        if not self._done:
+            self._done = True
+            self._listener.broker.requeue(self._env)
+
+
+class MemoryListener(base.Listener):
+    """A listener attached to queues of one `Broker`.
+
+    :param subscriptions: ``(queue, exchange, routing_key)`` triples; queues
+        are declared and bound at once, so messages sent after ``listen()``
+        returns wait for ``start()``.
+    :param exclusive: queues deleted at ``cleanup()`` (fanout queues).
+    :param server: the server name, for ``take_down()`` and partitions.
+    :param rpc: RPC requests (acked before dispatch) or notifications.
+    """
+
+    def __init__(self, broker: broker_mod.Broker,
+                 subscriptions: list[tuple[str, str, str]],
+                 batch_size: int, batch_timeout: float | None, *,
+                 server: str | None, rpc: bool,
+                 exclusive: tuple[str, ...] = (),
+                 on_cleanup: Callable[['MemoryListener'], None] | None = None,
+                 ) -> None:
+        super().__init__(batch_size, batch_timeout)
+        self.broker = broker
+        self.server = server
+        self._rpc = rpc
+        self._queues = list(dict.fromkeys(q for q, _, _ in subscriptions))
+        self._exclusive = exclusive
+        self._on_cleanup = on_cleanup
+        self._state = 'new'
+        self._lock = threading.Lock()
+        self._quiet = threading.Condition(self._lock)
+        self._active = 0
+        self._seen: collections.deque[str] = collections.deque(
+            maxlen=_DEDUP_WINDOW)
+        self._batch: list[tuple[broker_mod.Envelope, Any]] = []
+        self._batcher: threading.Thread | None = None
+        for queue, exchange, key in subscriptions:
+            broker.declare(queue, exchange, key,
+                           exclusive=queue in exclusive)
+
+    def __repr__(self) -> str:
+        kind = 'rpc' if self._rpc else 'notification'
+        return (f'<MemoryListener {kind} server={self.server!r} '
+                f'queues={self._queues!r} {self._state}>')
+
+    @property
+    def running(self) -> bool:
+        return self._state == 'started'
+
+    def start(self, on_incoming_callback: Callable[[list[Any]], Any]) -> None:
+        with self._lock:
+            if self._state == 'closed':
+                raise RuntimeError(
+                    'This memory:// listener was cleaned up; ask the '
+                    'transport for a new one')
+            if self._state != 'new':
+                raise RuntimeError(
+                    'This memory:// listener was already started; a '
+                    'listener starts once')
+            super().start(on_incoming_callback)
+            self._state = 'started'
+        if self.batch_size > 1:
+            self._batcher = threading.Thread(
+                target=self._run_batches, daemon=True,
+                name=f'fake-transport-batch-{self._queues[0]}')
+            self._batcher.start()
+        self.broker.register_listener(self)
+        for queue in self._queues:
+            self.broker.attach(queue, self)
+
+    def deliver(self, env: broker_mod.Envelope) -> bool:
+        """Take ``env`` from the broker; False if no longer listening."""
+        with self._lock:
+            if self._state != 'started':
+                return False
+            self._active += 1
+        try:
+            if env.unique_id in self._seen:
+                self.broker.finish(env, 'duplicate')
+                return True
+            self._seen.append(env.unique_id)
+            message = wire.loads(env.payload)
+            if isinstance(message, dict) and \
+                    rpc_common._VERSION_KEY in message:
+                message = rpc_common.deserialize_msg(message)
+            ctxt = rpc_amqp.unpack_context(message).to_dict()
+            message.pop(rpc_amqp.UNIQUE_ID, None)
+            incoming_cls = _RpcIncoming if self._rpc else \
+                _NotificationIncoming
+            incoming = incoming_cls(self, env, ctxt, message)
+            if self._batcher is not None:
+                with self._lock:
+                    self._batch.append((env, incoming))
+                    self._quiet.notify_all()
+                return True
+            callback = self.on_incoming_callback
+            if callback is None:
+                return False
+            try:
+                callback([incoming])
+            except Exception:
+                LOG.exception('memory:// listener %r failed to take %s',
+                              self, env.entry)
+                self.broker.finish(env, 'lost')
+            return True
+        finally:
+            with self._lock:
+                self._active -= 1
+                if self._active == 0:
+                    self._quiet.notify_all()
+
+    def _run_batches(self) -> None:
+        while True:
+            with self._lock:
+                self._quiet.wait_for(
+                    lambda: self._batch or self._state != 'started')
+                if self._state != 'started':
+                    return
+                if self.batch_timeout:
+                    deadline = time.monotonic() + self.batch_timeout
+                    while (len(self._batch) < self.batch_size and
+                           self._state == 'started'):
+                        left = deadline - time.monotonic()
+                        if left <= 0:
+                            break
+                        self._quiet.wait(left)
+                batch = self._batch[:self.batch_size]
+                del self._batch[:self.batch_size]
+                callback = self.on_incoming_callback
+            if callback is not None and batch:
+                try:
+                    callback([incoming for _, incoming in batch])
+                except Exception:
+                    LOG.exception('memory:// batch listener %r failed', self)
+                    for env, _ in batch:
+                        self.broker.finish(env, 'lost')
+
+    def stop(self) -> None:
+        """Stop taking messages; waits for deliveries under way."""
+        with self._lock:
+            if self._state != 'started':
+                if self._state == 'new':
+                    self._state = 'stopped'
+                return
+            self._state = 'stopping'
+        for queue in self._queues:
+            self.broker.detach(queue, self)
+        with self._lock:
+            self._quiet.notify_all()
+            self._quiet.wait_for(lambda: self._active == 0)
+            leftover, self._batch = self._batch, []
+            self._state = 'stopped'
+        if self._batcher is not None:
+            self._batcher.join()
+        for env, _ in leftover:
+            self.broker.give_back(env)
+        self.broker.unregister_listener(self)
+        super().stop()
+
+    def cleanup(self) -> None:
+        """Stop, delete this listener's exclusive (fanout) queues."""
+        self.stop()
+        with self._lock:
+            if self._state == 'closed':
+                return
+            self._state = 'closed'
+        for queue in self._exclusive:
+            self.broker.delete_queue(queue)
+        if self._on_cleanup is not None:
+            self._on_cleanup(self)

@@ -70,7 +70,7 @@ class Consumer(Protocol):
         """Take ``envelope``; return False to give it back."""
 
 
-@dataclasses.dataclass(eq=False)
+@dataclasses.dataclass(eq=False, slots=True)
 class Envelope:
     """One copy of a message on its way through one queue."""
 
@@ -95,7 +95,7 @@ class _Queue:
     rr: int = 0
 
 
-@dataclasses.dataclass(eq=False)
+@dataclasses.dataclass(eq=False, slots=True)
 class _Publication:
     """A message accepted from a sender and not yet routed to queues."""
 
@@ -137,6 +137,7 @@ class Broker:
         self._down: set[str] = set()
         self._partitions: list[tuple[frozenset[str], frozenset[str]]] = []
         self._listeners: set[Any] = set()
+        self._settlers = 0
 
     def __repr__(self) -> str:
         return f'<Broker memory://{self.name}/>'
@@ -242,10 +243,10 @@ class Broker:
             self._route(pub)
 
     def _matching_faults(self, pub: _Publication) -> list[faults.Fault]:
+        if not self._faults:
+            return []
         with self._lock:
             rules = list(self._faults)
-        if not rules:
-            return []
         probe = journal.JournalEntry(
             seq=0, kind=pub.kind, exchange=pub.exchange, topic=pub.topic,
             server=pub.server, method=pub.method, sender=pub.sender,
@@ -392,28 +393,30 @@ class Broker:
             kind='reply', exchange='', topic=call.topic, server=call.server,
             method=call.method, sender=server, msg_id=call.msg_id,
             queue=None, outcome='delivered')
-        pub = _Publication(
-            kind='reply', exchange='', routing_key='', topic=call.topic,
-            server=call.server, method=call.method, sender=server,
-            msg_id=call.msg_id, unique_id='', payload='', expires_at=None,
-            client_timeout=None, reply_to=waiter)
-        for fault in self._matching_faults(pub):
-            if fault.action in ('drop', 'fail'):
-                entry.outcome = 'dropped'
-                return
-        with self._lock:
-            for group_a, group_b in self._partitions:
-                if (server in group_a and call.sender in group_b) or (
-                        server in group_b and call.sender in group_a):
+        if self._faults:
+            pub = _Publication(
+                kind='reply', exchange='', routing_key='', topic=call.topic,
+                server=call.server, method=call.method, sender=server,
+                msg_id=call.msg_id, unique_id='', payload='',
+                expires_at=None, client_timeout=None, reply_to=waiter)
+            for fault in self._matching_faults(pub):
+                if fault.action in ('drop', 'fail'):
                     entry.outcome = 'dropped'
                     return
+        if self._partitions:
+            with self._lock:
+                for group_a, group_b in self._partitions:
+                    if (server in group_a and call.sender in group_b) or (
+                            server in group_b and call.sender in group_a):
+                        entry.outcome = 'dropped'
+                        return
         if not waiter.put(payload):
             entry.outcome = 'caller-gone'
 
     # Settling and inspection -------------------------------------------------
 
     def _notify_if_idle_locked(self) -> None:
-        if not self._inflight and not self._delayed:
+        if self._settlers and not self._inflight and not self._delayed:
             self._idle.notify_all()
 
     def settle(self, timeout: float | None = None) -> None:
@@ -431,8 +434,13 @@ class Broker:
                 "settle() called from a message handler would wait for "
                 "itself; call it from the test thread")
         with self._lock:
-            done = self._idle.wait_for(
-                lambda: not self._inflight and not self._delayed, timeout)
+            self._settlers += 1
+            try:
+                done = self._idle.wait_for(
+                    lambda: not self._inflight and not self._delayed,
+                    timeout)
+            finally:
+                self._settlers -= 1
             if not done:
                 pending = sorted(
                     [e.entry for e in self._inflight] +

@@ -9,7 +9,7 @@ import threading
 __all__ = ['Journal', 'JournalEntry']
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class JournalEntry:
     """One message as one queue (or the reply path) saw it.
 

@@ -32,6 +32,22 @@ LOG = logging.getLogger(__name__)
 _DEDUP_WINDOW = 16
 
 
+def _unpack_context(message: dict[str, Any]) -> dict[str, Any]:
+    """Pop the packed context out of ``message``, as rabbit's listener does.
+
+    Equal to ``amqp.unpack_context(message).to_dict()`` (the context keys
+    plus ``client_timeout``), without its deep copy: the message was just
+    decoded from JSON, so nobody else holds these objects.
+    """
+    ctxt = {key[9:]: message.pop(key) for key in
+            [k for k in message if k.startswith('_context_')]}
+    message.pop('_msg_id', None)
+    message.pop('_reply_q', None)
+    message.pop(rpc_amqp.UNIQUE_ID, None)
+    ctxt['client_timeout'] = message.pop('_timeout', None)
+    return ctxt
+
+
 class _RpcIncoming(base.RpcIncomingMessage):
     """An RPC request; acked before dispatch, as rabbit does."""
 
@@ -94,6 +110,7 @@ class _NotificationIncoming(base.IncomingMessage):
     def acknowledge(self) -> None:
         if not self._done:
             self._done = True
+            self._listener.remember(self._env.unique_id)
             self._listener.broker.finish(self._env)
 
     def requeue(self) -> None:
@@ -179,13 +196,13 @@ class MemoryListener(base.Listener):
             if env.unique_id in self._seen:
                 self.broker.finish(env, 'duplicate')
                 return True
-            self._seen.append(env.unique_id)
+            if self._rpc:
+                self.remember(env.unique_id)
             message = wire.loads(env.payload)
             if isinstance(message, dict) and \
                     rpc_common._VERSION_KEY in message:
                 message = rpc_common.deserialize_msg(message)
-            ctxt = rpc_amqp.unpack_context(message).to_dict()
-            message.pop(rpc_amqp.UNIQUE_ID, None)
+            ctxt = _unpack_context(message)
             incoming_cls = _RpcIncoming if self._rpc else \
                 _NotificationIncoming
             incoming = incoming_cls(self, env, ctxt, message)
@@ -209,6 +226,14 @@ class MemoryListener(base.Listener):
                 self._active -= 1
                 if self._active == 0:
                     self._quiet.notify_all()
+
+    def remember(self, unique_id: str) -> None:
+        """Note ``unique_id`` as seen: a later copy is a duplicate.
+
+        RPC requests are noted on receipt, notifications on ack, so a
+        requeued notification is delivered again (rabbit's rule).
+        """
+        self._seen.append(unique_id)
 
     def _run_batches(self) -> None:
         while True:

@@ -1,12 +1,10 @@
 """An in-memory oslo.messaging transport, ``memory://``, faithful to rabbit.
 """
 
-# NOTE(backend): first, before anything imports oslo_messaging.
-from fake_transport import backend as _backend  # noqa: I100
-
-_backend.prefer_threading_backend()
-
-from fake_transport.broker import Broker  # noqa: E402
+# NOTE(backend): first, before anything imports oslo_messaging: importing
+# the module selects oslo.service's threading backend.
+from fake_transport import backend  # noqa: F401
+from fake_transport.broker import Broker
 from fake_transport.broker import SettleTimeout
 from fake_transport.driver import MemoryDriver
 from fake_transport.faults import Fault

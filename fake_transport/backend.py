@@ -2,8 +2,8 @@
 
 ``import oslo_messaging`` imports ``oslo_service.service``, which asks for a
 backend at import time and gets eventlet unless one was chosen first. This
-module must therefore be imported before ``oslo_messaging``; the package
-``__init__`` of ``fake_transport`` does so.
+module makes that choice when imported, and must therefore be imported
+before ``oslo_messaging``; the package ``__init__`` imports it first.
 """
 
 from __future__ import annotations
@@ -25,3 +25,6 @@ def prefer_threading_backend() -> backend.BackendType:
     current = backend.get_backend_type()
     assert current is not None
     return current
+
+
+prefer_threading_backend()

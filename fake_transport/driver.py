@@ -92,7 +92,8 @@ class MemoryDriver(base.BaseDriver):
     nobody answers raises ``MessagingTimeout``.
     """
 
-    def __init__(self, conf: Any, url: Any, default_exchange: str | None = None,
+    def __init__(self, conf: Any, url: Any,
+                 default_exchange: str | None = None,
                  allowed_remote_exmods: list[str] | None = None) -> None:
         super().__init__(conf, url, default_exchange, allowed_remote_exmods)
         self.broker = registry.get_broker(url)

@@ -62,4 +62,3 @@ def bus_name(url: str | oslo_messaging.TransportURL) -> str:
         raise InvalidMemoryURL(
             f"a transport URL must be a string, got {type(url).__name__}")
     return _from_string(url)
-

@@ -75,11 +75,18 @@ class _RpcIncoming(base.RpcIncomingMessage):
                 self._env.entry, self._env.reply_to,
                 self._listener.server or '', (None, None, False))
 
+    def abandon(self) -> None:
+        """The consumer crashed: the request is lost, no reply will go."""
+        if not self._done:
+            self._done = True
+            self._listener.broker.finish(self._env, 'lost')
+
     def reply(self, reply: Any = None, failure: Any = None) -> None:
         broker_mod.set_handling_server(None)
         if self._done:
             return
         self._done = True
+        self._listener.handled(self._env)
         broker = self._listener.broker
         if self._env.reply_to is not None:
             if failure:
@@ -110,10 +117,18 @@ class _NotificationIncoming(base.IncomingMessage):
     def acknowledge(self) -> None:
         if not self._done:
             self._done = True
+            self._listener.handled(self._env)
             self._listener.remember(self._env.unique_id)
             self._listener.broker.finish(self._env)
 
     def requeue(self) -> None:
+        if not self._done:
+            self._done = True
+            self._listener.handled(self._env)
+            self._listener.broker.requeue(self._env)
+
+    def abandon(self) -> None:
+        """The consumer crashed before acking: the broker redelivers."""
         if not self._done:
             self._done = True
             self._listener.broker.requeue(self._env)
@@ -151,6 +166,7 @@ class MemoryListener(base.Listener):
         self._seen: collections.deque[str] = collections.deque(
             maxlen=_DEDUP_WINDOW)
         self._batch: list[tuple[broker_mod.Envelope, Any]] = []
+        self._handling: dict[broker_mod.Envelope, Any] = {}
         self._batcher: threading.Thread | None = None
         for queue, exchange, key in subscriptions:
             broker.declare(queue, exchange, key,
@@ -206,6 +222,8 @@ class MemoryListener(base.Listener):
             incoming_cls = _RpcIncoming if self._rpc else \
                 _NotificationIncoming
             incoming = incoming_cls(self, env, ctxt, message)
+            with self._lock:
+                self._handling[env] = incoming
             if self._batcher is not None:
                 with self._lock:
                     self._batch.append((env, incoming))
@@ -226,6 +244,11 @@ class MemoryListener(base.Listener):
                 self._active -= 1
                 if self._active == 0:
                     self._quiet.notify_all()
+
+    def handled(self, env: broker_mod.Envelope) -> None:
+        """Note that the server is done with ``env``."""
+        with self._lock:
+            self._handling.pop(env, None)
 
     def remember(self, unique_id: str) -> None:
         """Note ``unique_id`` as seen: a later copy is a duplicate.
@@ -275,11 +298,43 @@ class MemoryListener(base.Listener):
             self._quiet.notify_all()
             self._quiet.wait_for(lambda: self._active == 0)
             leftover, self._batch = self._batch, []
+            for env, _ in leftover:
+                self._handling.pop(env, None)
             self._state = 'stopped'
         if self._batcher is not None:
             self._batcher.join()
         for env, _ in leftover:
             self.broker.give_back(env)
+        self.broker.unregister_listener(self)
+        super().stop()
+
+    def kill(self) -> None:
+        """Stop abruptly, as a consumer whose process died.
+
+        Messages being handled are settled as the broker would settle them
+        for a dead consumer: RPC requests (acked before dispatch) are lost
+        and their callers get no reply; notifications (not yet acked) go
+        back to their queue. Handlers already running are not interrupted,
+        but whatever they reply or ack afterwards is ignored.
+        """
+        with self._lock:
+            if self._state != 'started':
+                if self._state == 'new':
+                    self._state = 'stopped'
+                return
+            self._state = 'stopping'
+        for queue in self._queues:
+            self.broker.detach(queue, self)
+        with self._lock:
+            self._quiet.notify_all()
+            self._quiet.wait_for(lambda: self._active == 0)
+            abandoned, self._handling = self._handling, {}
+            self._batch = []
+            self._state = 'stopped'
+        if self._batcher is not None:
+            self._batcher.join()
+        for incoming in abandoned.values():
+            incoming.abandon()
         self.broker.unregister_listener(self)
         super().stop()
 

@@ -1,0 +1,44 @@
+"""Fixtures for functional tests of OpenStack-style services on threads."""
+
+# NOTE(init): fake_transport first: it selects oslo.service's threading
+# backend before anything imports oslo_messaging.
+import fake_transport  # noqa: F401
+from nova_fixtures._state import FixtureNotReady
+from nova_fixtures.cast_as_call import CastAsCallFixture
+from nova_fixtures.deployment import Deployment
+from nova_fixtures.eventlet_guard import EventletUsed
+from nova_fixtures.eventlet_guard import NoEventletFixture
+from nova_fixtures.executor import PromptExecutor
+from nova_fixtures.notifications import CapturedNotification
+from nova_fixtures.notifications import NotificationFixture
+from nova_fixtures.notifications import NotificationTimeout
+from nova_fixtures.services import NotificationListenerFixture
+from nova_fixtures.services import ServiceFixture
+from nova_fixtures.testcase import TestCase
+from nova_fixtures.threads import ThreadLeak
+from nova_fixtures.threads import ThreadLeakFixture
+from nova_fixtures.transport import TransportFixture
+from nova_fixtures.transport import TransportLeftovers
+from nova_fixtures.wsgi import WSGIServiceFixture
+from nova_fixtures.wsgi import WSGIStartupError
+
+__all__ = [
+    'CapturedNotification',
+    'CastAsCallFixture',
+    'Deployment',
+    'EventletUsed',
+    'FixtureNotReady',
+    'NoEventletFixture',
+    'NotificationFixture',
+    'NotificationListenerFixture',
+    'NotificationTimeout',
+    'PromptExecutor',
+    'ServiceFixture',
+    'TestCase',
+    'ThreadLeak',
+    'ThreadLeakFixture',
+    'TransportFixture',
+    'TransportLeftovers',
+    'WSGIServiceFixture',
+    'WSGIStartupError',
+]

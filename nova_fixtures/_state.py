@@ -1,0 +1,55 @@
+"""A fixture base that refuses use before ``setUp()`` and after cleanup."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import fixtures
+
+__all__ = ['FixtureNotReady', 'GuardedFixture']
+
+
+class FixtureNotReady(RuntimeError, AttributeError):
+    """A fixture was used before ``setUp()`` or after its cleanup.
+
+    Also an ``AttributeError``, so ``hasattr()`` and ``getattr(x, n, d)``
+    keep working on a fixture that is not set up.
+    """
+
+
+class GuardedFixture(fixtures.Fixture):
+    """`fixtures.Fixture` that knows whether it is set up.
+
+    Subclasses call ``self._ready()`` at the end of ``_setUp`` and
+    ``self._check_ready()`` at the top of each public method. Reading an
+    attribute that ``_setUp`` would have set raises `FixtureNotReady`
+    instead of a bare ``AttributeError``.
+    """
+
+    _lifecycle = 'new'
+
+    def _ready(self) -> None:
+        self._lifecycle = 'ready'
+
+    def _remove_state(self) -> None:
+        # NOTE(state): fixtures calls this at the end of cleanUp() and of
+        # __exit__, the two ways out.
+        if self._lifecycle == 'ready':
+            self._lifecycle = 'cleaned'
+        super()._remove_state()
+
+    def _check_ready(self) -> None:
+        name = type(self).__name__
+        if self._lifecycle == 'new':
+            raise FixtureNotReady(
+                f'{name} is not set up: use it through useFixture() or '
+                f'call setUp() first')
+        if self._lifecycle == 'cleaned':
+            raise FixtureNotReady(
+                f'{name} was cleaned up; set up a new one')
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith('_') or self._lifecycle == 'ready':
+            raise AttributeError(name)
+        self._check_ready()
+        raise AttributeError(name)

@@ -1,0 +1,79 @@
+"""Deployment: boot a multi-cell cloud's services in a few lines."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from nova_fixtures import _state
+from nova_fixtures import services
+from nova_fixtures import transport as transport_mod
+
+__all__ = ['Deployment']
+
+
+class Deployment(_state.GuardedFixture):
+    """An API-level bus and one isolated bus per cell, and their services.
+
+    :param cells: the cell names; each gets its own ``memory://`` bus.
+    :ivar api: the API-level `TransportFixture` (super conductor,
+        scheduler, API).
+    :ivar cells: cell name -> `TransportFixture`.
+    :ivar services: every `ServiceFixture` booted, in order.
+
+    Example::
+
+        cloud = self.useFixture(Deployment(cells=['cell1', 'cell2']))
+        cloud.service(Conductor(), 'conductor', 'super')
+        for i, cell in enumerate(['cell1', 'cell1', 'cell2']):
+            cloud.service(Compute(f'c{i}'), 'compute', f'c{i}', cell=cell)
+        cloud.settle()
+    """
+
+    def __init__(self, cells: Iterable[str] = ('cell1', 'cell2')) -> None:
+        super().__init__()
+        self._cell_names = list(cells)
+        if len(set(self._cell_names)) != len(self._cell_names):
+            raise ValueError(f'cell names repeat: {self._cell_names}')
+
+    def _setUp(self) -> None:
+        self.api = self.useFixture(transport_mod.TransportFixture(name='api'))
+        self.cells = {
+            name: self.useFixture(transport_mod.TransportFixture(name=name))
+            for name in self._cell_names}
+        self.services: list[services.ServiceFixture] = []
+        self._ready()
+
+    def bus(self, cell: str | None = None) -> transport_mod.TransportFixture:
+        """The bus of ``cell``, or the API-level bus for ``None``."""
+        self._check_ready()
+        if cell is None:
+            return self.api
+        try:
+            return self.cells[cell]
+        except KeyError:
+            raise ValueError(
+                f'no cell {cell!r} in this deployment; cells: '
+                f'{", ".join(self.cells)}') from None
+
+    def service(self, manager: Any, topic: str, host: str,
+                cell: str | None = None,
+                **kwargs: Any) -> services.ServiceFixture:
+        """Boot ``manager`` as ``topic``/``host`` on ``cell``'s bus."""
+        fixture = self.useFixture(services.ServiceFixture(
+            manager, topic, host, self.bus(cell), **kwargs))
+        self.services.append(fixture)
+        return fixture
+
+    def settle(self, timeout: float = 60.0) -> None:
+        """Settle every bus, until a whole pass finds nothing in flight."""
+        self._check_ready()
+        buses = [self.api] + list(self.cells.values())
+        while True:
+            busy = False
+            for bus in buses:
+                assert bus.broker is not None
+                if bus.broker.in_flight():
+                    busy = True
+                    bus.settle(timeout)
+            if not busy:
+                return

@@ -1,0 +1,90 @@
+"""ThreadLeakFixture: fail a test that leaves threads running."""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+import weakref
+from typing import Any, Iterable
+
+import fixtures
+import testtools.content
+
+__all__ = ['ThreadLeak', 'ThreadLeakFixture']
+
+# NOTE(threads): frames from these files are runner or plumbing, not the
+# code that started the thread.
+_NOISE = ('/threading.py', '/testtools/', '/unittest/', '/fixtures/',
+          '/stestr/', '/subunit/', '/nova_fixtures/threads.py')
+
+
+class ThreadLeak(AssertionError):
+    """Threads started during a test were still running at its end."""
+
+
+def _origin_stack() -> str:
+    frames = [f for f in traceback.extract_stack()[:-2]
+              if not any(n in f.filename for n in _NOISE)]
+    return ''.join(traceback.format_list(frames[-12:]))
+
+
+class ThreadLeakFixture(fixtures.Fixture):
+    """Fail the test if threads it started are alive at its end.
+
+    Caution: wraps ``threading.Thread.start`` process-wide while active, to
+    remember where each thread was started. At cleanup, each thread started
+    since ``setUp`` gets up to ``grace`` seconds (in all) to finish, as a
+    ``join``; those still alive fail the test with `ThreadLeak`, each named
+    with the stack that started it, also attached as the detail
+    ``nova-fixtures:threads``. Use it before the fixtures that start
+    threads, so its check runs after their cleanups.
+
+    :param grace: seconds, in all, to wait for exiting threads.
+    :param ignore: thread-name prefixes that may outlive the test.
+    """
+
+    def __init__(self, grace: float = 5.0,
+                 ignore: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.grace = grace
+        self.ignore = tuple(ignore)
+
+    def _setUp(self) -> None:
+        self._before = set(threading.enumerate())
+        self._origins: weakref.WeakKeyDictionary[threading.Thread, str] = \
+            weakref.WeakKeyDictionary()
+        self.addCleanup(self._check)
+        original = threading.Thread.start
+        origins = self._origins
+
+        def start(thread: threading.Thread, *args: Any, **kw: Any) -> Any:
+            origins[thread] = _origin_stack()
+            return original(thread, *args, **kw)
+
+        self.useFixture(fixtures.MonkeyPatch('threading.Thread.start',
+                                             start))
+
+    def leaked(self) -> list[threading.Thread]:
+        """Threads started since setUp that are alive now."""
+        return [t for t in threading.enumerate()
+                if t not in self._before and t.is_alive()
+                and not (self.ignore and t.name.startswith(self.ignore))]
+
+    def _check(self) -> None:
+        deadline = time.monotonic() + self.grace
+        for thread in self.leaked():
+            thread.join(max(0.0, deadline - time.monotonic()))
+        leaked = self.leaked()
+        if not leaked:
+            return
+        unknown = '  (not seen starting)\n'
+        report = '\n'.join(
+            f'Thread {t.name!r} ({"daemon" if t.daemon else "non-daemon"}) '
+            f'started at:\n{self._origins.get(t, unknown)}'
+            for t in leaked)
+        self.addDetail('nova-fixtures:threads',
+                       testtools.content.text_content(report))
+        names = ', '.join(repr(t.name) for t in leaked)
+        raise ThreadLeak(f'{len(leaked)} thread(s) left running: {names}\n'
+                         f'{report}')

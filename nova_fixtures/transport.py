@@ -1,0 +1,153 @@
+"""TransportFixture: an isolated message bus for one test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Any
+
+from oslo_config import cfg
+import oslo_messaging
+from oslo_messaging import conffixture
+import testtools.content
+
+import fake_transport
+from nova_fixtures import _state
+
+__all__ = ['TransportFixture', 'TransportLeftovers']
+
+ENV_URL = 'OS_TEST_TRANSPORT_URL'
+
+
+class TransportLeftovers(AssertionError):
+    """A test left messages unconsumed or listeners running on its bus."""
+
+
+class TransportFixture(_state.GuardedFixture):
+    """A fresh ``memory://`` bus per test, with oslo.config set up for it.
+
+    The URL is ``memory://test-<uuid>[-<name>]/`` unless given, or unless
+    ``OS_TEST_TRANSPORT_URL`` names another transport (a real broker), in
+    which case that URL is used as is. Several fixtures give several
+    isolated buses (one per cell).
+
+    oslo.config is set up through ``oslo_messaging.conffixture.ConfFixture``
+    on ``conf`` (a private ``cfg.ConfigOpts`` by default), with
+    ``transport_url`` pointing at the bus.
+
+    At cleanup it attaches the details ``fake-transport:journal``,
+    ``fake-transport:unconsumed`` and ``fake-transport:listeners`` (empty
+    ones vanish), stops every listener still running, and forgets the bus.
+    With ``fail_on_unconsumed`` / ``fail_on_listeners`` it raises
+    `TransportLeftovers` when the test left either behind.
+
+    :param url: the transport URL (default: a unique ``memory://`` bus).
+    :param name: a suffix for the default URL, such as ``'cell1'``.
+    :param conf: the ``cfg.ConfigOpts`` to configure.
+    :ivar url: the URL in use.
+    :ivar transport: the RPC transport.
+    :ivar notification_transport: the notification transport.
+    :ivar broker: the `fake_transport.Broker`, or ``None`` on a real broker.
+
+    Example::
+
+        bus = self.useFixture(TransportFixture(name='cell1'))
+        bus.rpc_client('compute', server='c1').cast({}, 'reboot')
+        bus.settle(timeout=10)
+    """
+
+    def __init__(self, url: str | None = None, name: str | None = None,
+                 conf: cfg.ConfigOpts | None = None,
+                 fail_on_unconsumed: bool = False,
+                 fail_on_listeners: bool = False) -> None:
+        super().__init__()
+        env_url = os.environ.get(ENV_URL)
+        if url is None:
+            if env_url and not env_url.startswith('memory:'):
+                url = env_url
+            else:
+                suffix = f'-{name}' if name else ''
+                url = f'memory://test-{uuid.uuid4().hex[:12]}{suffix}/'
+        self._url = url
+        self._conf = conf
+        self.fail_on_unconsumed = fail_on_unconsumed
+        self.fail_on_listeners = fail_on_listeners
+
+    def _setUp(self) -> None:
+        self.conf = self._conf if self._conf is not None else \
+            cfg.ConfigOpts()
+        self.useFixture(conffixture.ConfFixture(self.conf))
+        self.conf.set_override('transport_url', self._url)
+        self.broker = None
+        if self._url.startswith('memory:'):
+            self.broker = fake_transport.get_broker(self._url)
+            self.addCleanup(fake_transport.discard_broker, self._url)
+        self.transport = oslo_messaging.get_rpc_transport(
+            self.conf, url=self._url)
+        self.addCleanup(self.transport.cleanup)
+        self.notification_transport = \
+            oslo_messaging.get_notification_transport(self.conf,
+                                                      url=self._url)
+        self.addCleanup(self.notification_transport.cleanup)
+        if self.broker is not None:
+            self.addCleanup(self._report)
+        self._ready()
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    def _report(self) -> None:
+        broker = self.broker
+        assert broker is not None
+        journal = broker.journal.render()
+        unconsumed = broker.unconsumed()
+        listeners = broker.listeners()
+        for name, text in (
+                ('fake-transport:journal', journal),
+                ('fake-transport:unconsumed',
+                 '\n'.join(str(e) for e in unconsumed)),
+                ('fake-transport:listeners',
+                 '\n'.join(repr(listener) for listener in listeners))):
+            if text:
+                self.addDetail(name, testtools.content.text_content(text))
+        problems = []
+        if self.fail_on_unconsumed and unconsumed:
+            problems.append(f'{len(unconsumed)} message(s) left unconsumed '
+                            f'on {self.url}')
+        if self.fail_on_listeners and listeners:
+            problems.append(f'{len(listeners)} listener(s) left running on '
+                            f'{self.url}')
+        if problems:
+            raise TransportLeftovers('; '.join(problems) +
+                                     ' (see the fake-transport details)')
+
+    def rpc_client(self, topic: str, server: str | None = None,
+                   **kwargs: Any) -> oslo_messaging.RPCClient:
+        """Return an RPC client for ``topic`` (and ``server``) on this bus."""
+        self._check_ready()
+        return oslo_messaging.get_rpc_client(
+            self.transport, oslo_messaging.Target(topic=topic, server=server),
+            **kwargs)
+
+    def notifier(self, publisher_id: str,
+                 topics: tuple[str, ...] | list[str] = ('notifications',),
+                 driver: str = 'messagingv2') -> oslo_messaging.Notifier:
+        """Return a notifier publishing to ``topics`` on this bus."""
+        self._check_ready()
+        return oslo_messaging.Notifier(
+            self.notification_transport, publisher_id=publisher_id,
+            driver=driver, topics=list(topics))
+
+    def settle(self, timeout: float | None = 60.0) -> None:
+        """Wait until nothing is queued for delivery or being handled.
+
+        :raises fake_transport.SettleTimeout: listing what is in flight.
+        :raises RuntimeError: on a real broker, which can't tell.
+        """
+        self._check_ready()
+        if self.broker is None:
+            raise RuntimeError(
+                f'settle() needs a memory:// bus; {self.url} is a real '
+                f'broker')
+        self.broker.settle(timeout=timeout)

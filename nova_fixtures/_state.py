@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import fixtures
+import testtools.content
+import testtools.content_type
 
-__all__ = ['FixtureNotReady', 'GuardedFixture']
+__all__ = ['FixtureNotReady', 'GuardedFixture', 'lazy_text']
+
+
+def lazy_text(render: Callable[[], str]) -> testtools.content.Content:
+    """A text detail computed when read.
+
+    ``TestCase.useFixture`` reads a fixture's details just before the
+    fixture's cleanUp, so a detail registered in ``_setUp`` this way shows
+    the state at the end of the test.
+    """
+    return testtools.content.Content(
+        testtools.content_type.UTF8_TEXT,
+        lambda: [render().encode('utf-8')])
 
 
 class FixtureNotReady(RuntimeError, AttributeError):

@@ -9,7 +9,6 @@ import time
 import uuid
 from typing import Any, Iterable
 
-import testtools.content
 
 from nova_fixtures import _state
 from nova_fixtures import services
@@ -81,17 +80,12 @@ class NotificationFixture(_state.GuardedFixture):
         self._notifications: list[CapturedNotification] = []
 
     def _setUp(self) -> None:
-        self.addCleanup(self._attach)
+        self.addDetail('nova-fixtures:notifications', _state.lazy_text(
+            lambda: '\n'.join(str(n) for n in self.notifications)))
         self.useFixture(services.NotificationListenerFixture(
             [_Capture(self)], self._transport, topics=self.topics,
             pool=f'capture-{uuid.uuid4().hex[:8]}'))
         self._ready()
-
-    def _attach(self) -> None:
-        text = '\n'.join(str(n) for n in self.notifications)
-        if text:
-            self.addDetail('nova-fixtures:notifications',
-                           testtools.content.text_content(text))
 
     def _add(self, notification: CapturedNotification) -> None:
         with self._cond:

@@ -9,7 +9,8 @@ import weakref
 from typing import Any, Iterable
 
 import fixtures
-import testtools.content
+
+from nova_fixtures import _state
 
 __all__ = ['ThreadLeak', 'ThreadLeakFixture']
 
@@ -52,6 +53,8 @@ class ThreadLeakFixture(fixtures.Fixture):
 
     def _setUp(self) -> None:
         self._before = set(threading.enumerate())
+        self.addDetail('nova-fixtures:threads',
+                       _state.lazy_text(self._render))
         self._origins: weakref.WeakKeyDictionary[threading.Thread, str] = \
             weakref.WeakKeyDictionary()
         self.addCleanup(self._check)
@@ -71,6 +74,13 @@ class ThreadLeakFixture(fixtures.Fixture):
                 if t not in self._before and t.is_alive()
                 and not (self.ignore and t.name.startswith(self.ignore))]
 
+    def _render(self, threads: list[threading.Thread] | None = None) -> str:
+        unknown = '  (not seen starting)\n'
+        return '\n'.join(
+            f'Thread {t.name!r} ({"daemon" if t.daemon else "non-daemon"}) '
+            f'started at:\n{self._origins.get(t, unknown)}'
+            for t in (self.leaked() if threads is None else threads))
+
     def _check(self) -> None:
         deadline = time.monotonic() + self.grace
         for thread in self.leaked():
@@ -78,13 +88,7 @@ class ThreadLeakFixture(fixtures.Fixture):
         leaked = self.leaked()
         if not leaked:
             return
-        unknown = '  (not seen starting)\n'
-        report = '\n'.join(
-            f'Thread {t.name!r} ({"daemon" if t.daemon else "non-daemon"}) '
-            f'started at:\n{self._origins.get(t, unknown)}'
-            for t in leaked)
-        self.addDetail('nova-fixtures:threads',
-                       testtools.content.text_content(report))
+        report = self._render(leaked)
         names = ', '.join(repr(t.name) for t in leaked)
         raise ThreadLeak(f'{len(leaked)} thread(s) left running: {names}\n'
                          f'{report}')

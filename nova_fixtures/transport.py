@@ -9,7 +9,6 @@ from typing import Any
 from oslo_config import cfg
 import oslo_messaging
 from oslo_messaging import conffixture
-import testtools.content
 
 import fake_transport
 from nova_fixtures import _state
@@ -90,6 +89,14 @@ class TransportFixture(_state.GuardedFixture):
                                                       url=self._url)
         self.addCleanup(self.notification_transport.cleanup)
         if self.broker is not None:
+            # NOTE(transport): testtools reads a fixture's details just
+            # before its cleanUp, after the fixtures set up later (services)
+            # are cleaned up: the state of the bus at the end of the test.
+            for name, render in (('journal', self._render_journal),
+                                 ('unconsumed', self._render_unconsumed),
+                                 ('listeners', self._render_listeners)):
+                self.addDetail(f'fake-transport:{name}',
+                               _state.lazy_text(render))
             self.addCleanup(self._report)
         self._ready()
 
@@ -97,20 +104,22 @@ class TransportFixture(_state.GuardedFixture):
     def url(self) -> str:
         return self._url
 
+    def _render_journal(self) -> str:
+        assert self.broker is not None
+        return self.broker.journal.render()
+
+    def _render_unconsumed(self) -> str:
+        assert self.broker is not None
+        return '\n'.join(str(e) for e in self.broker.unconsumed())
+
+    def _render_listeners(self) -> str:
+        assert self.broker is not None
+        return '\n'.join(repr(item) for item in self.broker.listeners())
+
     def _report(self) -> None:
-        broker = self.broker
-        assert broker is not None
-        journal = broker.journal.render()
-        unconsumed = broker.unconsumed()
-        listeners = broker.listeners()
-        for name, text in (
-                ('fake-transport:journal', journal),
-                ('fake-transport:unconsumed',
-                 '\n'.join(str(e) for e in unconsumed)),
-                ('fake-transport:listeners',
-                 '\n'.join(repr(listener) for listener in listeners))):
-            if text:
-                self.addDetail(name, testtools.content.text_content(text))
+        assert self.broker is not None
+        unconsumed = self.broker.unconsumed()
+        listeners = self.broker.listeners()
         problems = []
         if self.fail_on_unconsumed and unconsumed:
             problems.append(f'{len(unconsumed)} message(s) left unconsumed '

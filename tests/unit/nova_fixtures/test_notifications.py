@@ -1,0 +1,53 @@
+"""NotificationFixture: capture and event-driven wait_for."""
+
+import threading
+
+import nova_fixtures
+
+
+class TestNotificationFixture(nova_fixtures.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.notes = self.useFixture(nova_fixtures.NotificationFixture(
+            self.bus))
+        self.notifier = self.bus.notifier('compute.c1')
+
+    def test_wait_for_wakes_on_notifications_from_another_thread(self):
+        def emit():
+            for i in range(3):
+                self.notifier.info({}, 'instance.create.end', {'i': i})
+
+        thread = threading.Thread(target=emit)
+        thread.start()
+        found = self.notes.wait_for('instance.create.end', count=3)
+        thread.join()
+        self.assertEqual([{'i': 0}, {'i': 1}, {'i': 2}],
+                         sorted((n.payload for n in found),
+                                key=lambda p: p['i']))
+        self.assertEqual('compute.c1', found[0].publisher_id)
+
+    def test_wait_for_timeout_names_what_arrived(self):
+        self.notifier.error({}, 'instance.delete.error', {})
+        self.bus.settle(timeout=10)
+        error = self.assertRaises(nova_fixtures.NotificationTimeout,
+                                  self.notes.wait_for, 'instance.create.end',
+                                  timeout=0.01)
+        self.assertEqual("waited 0.01 s for 1 'instance.create.end' "
+                         "notification(s), got 0; seen: "
+                         "instance.delete.error", str(error))
+
+    def test_capture_does_not_steal_from_a_service_listener(self):
+        got = []
+
+        class Agent:
+            def info(self, ctxt, publisher_id, event_type, payload, meta):
+                got.append(event_type)
+
+        self.useFixture(nova_fixtures.NotificationListenerFixture(
+            [Agent()], self.bus))
+        self.notifier.info({}, 'x.y', {})
+        self.bus.settle(timeout=10)
+        self.assertEqual(['x.y'], got)
+        self.assertEqual(['x.y'], [n.event_type for n in
+                                   self.notes.of_type('x.y')])

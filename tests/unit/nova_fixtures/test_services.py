@@ -1,0 +1,194 @@
+"""ServiceFixture and NotificationListenerFixture."""
+
+import threading
+
+import oslo_messaging
+from oslo_config import cfg
+from oslo_service import periodic_task
+import testtools
+
+import nova_fixtures
+
+
+class Counter:
+    def __init__(self):
+        self.count = 0
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def bump(self, ctxt):
+        self.count += 1
+        return self.count
+
+    def block(self, ctxt):
+        self.entered.set()
+        self.release.wait(30)
+        return 'finished'
+
+
+class Ticker(periodic_task.PeriodicTasks):
+    def __init__(self, wanted):
+        super().__init__(cfg.ConfigOpts())
+        self.ticks = 0
+        self.wanted = wanted
+        self.done = threading.Event()
+
+    @periodic_task.periodic_task(spacing=0.01, run_immediately=True)
+    def tick(self, context):
+        self.ticks += 1
+        if self.ticks >= self.wanted:
+            self.done.set()
+
+    def status(self, ctxt):
+        return self.ticks
+
+
+class NoPublic:
+    def _private(self, ctxt):
+        pass
+
+
+class TestServiceFixture(nova_fixtures.TestCase):
+
+    def test_serves_the_managers_public_methods(self):
+        manager = Counter()
+        self.start_service(manager, 'counter', 'h1')
+        client = self.bus.rpc_client('counter', server='h1')
+        self.assertEqual([1, 2], [client.call({}, 'bump'),
+                                  client.call({}, 'bump')])
+
+    def test_stop_start_and_restart_keep_the_manager(self):
+        manager = Counter()
+        service = self.start_service(manager, 'counter', 'h1')
+        client = self.bus.rpc_client('counter', server='h1')
+        client.call({}, 'bump')
+        service.restart()
+        self.assertEqual(2, client.call({}, 'bump'))
+        service.stop()
+        self.assertFalse(service.running)
+        client.cast({}, 'bump')
+        service.start()
+        self.bus.settle(timeout=10)
+        self.assertEqual(3, manager.count)
+
+    def test_second_start_is_refused(self):
+        service = self.start_service(Counter(), 'counter', 'h1')
+        error = self.assertRaises(RuntimeError, service.start)
+        self.assertEqual('service counter/h1 is already running', str(error))
+
+    def test_kill_loses_the_request_in_flight_and_its_caller_times_out(self):
+        manager = Counter()
+        service = self.start_service(manager, 'counter', 'h1')
+        client = self.bus.rpc_client('counter', server='h1', timeout=0.2)
+        outcome = []
+
+        def call():
+            try:
+                outcome.append(client.call({}, 'block'))
+            except oslo_messaging.MessagingTimeout:
+                outcome.append('timeout')
+
+        caller = threading.Thread(target=call)
+        caller.start()
+        self.assertTrue(manager.entered.wait(10))
+        killer = threading.Thread(target=service.kill)
+        killer.start()
+        manager.release.set()
+        killer.join()
+        caller.join()
+        self.assertEqual(['timeout'], outcome)
+        self.assertEqual(
+            'lost', self.bus.broker.journal.entries(kind='call')[0].outcome)
+        self.assertEqual([], self.bus.broker.journal.entries(kind='reply'))
+
+    def test_periodic_tasks_run_on_a_native_thread_until_stopped(self):
+        manager = Ticker(wanted=3)
+        service = self.start_service(manager, 'ticker', 'h1')
+        self.assertTrue(manager.done.wait(10))
+        service.stop()
+        ticks = manager.ticks
+        self.assertGreaterEqual(ticks, 3)
+        self.assertFalse(any(t.name == 'periodic-ticker-h1'
+                             for t in threading.enumerate()))
+
+    def test_duplicate_topic_and_host_on_one_bus_is_refused(self):
+        self.start_service(Counter(), 'counter', 'h1')
+        fixture = nova_fixtures.ServiceFixture(Counter(), 'counter', 'h1',
+                                               self.bus)
+        error = self.assertRaises(Exception, fixture.setUp)
+        first = error.args[0][1]
+        self.assertIsInstance(first, ValueError)
+        self.assertEqual(f"a service for topic 'counter' on host 'h1' "
+                         f"already runs on {self.bus.url}", str(first))
+
+    def test_same_topic_and_host_on_two_buses_is_fine(self):
+        other = self.useFixture(nova_fixtures.TransportFixture(name='b'))
+        self.start_service(Counter(), 'counter', 'h1')
+        self.start_service(Counter(), 'counter', 'h1', bus=other)
+        self.assertEqual(1, other.rpc_client('counter').call({}, 'bump'))
+
+    def test_manager_with_no_public_methods_is_refused(self):
+        error = self.assertRaises(ValueError, nova_fixtures.ServiceFixture,
+                                  NoPublic(), 'nothing', 'h1', self.bus)
+        self.assertEqual("manager NoPublic has no public methods to serve on "
+                         "topic 'nothing'", str(error))
+
+    def test_start_before_setup_is_refused(self):
+        fixture = nova_fixtures.ServiceFixture(Counter(), 'counter', 'h1',
+                                               self.bus)
+        error = self.assertRaises(nova_fixtures.FixtureNotReady,
+                                  fixture.start)
+        self.assertEqual('ServiceFixture is not set up: use it through '
+                         'useFixture() or call setUp() first', str(error))
+
+    def test_hundred_services_stop_leaving_no_thread(self):
+        before = set(threading.enumerate())
+        fixtures_ = [nova_fixtures.ServiceFixture(Counter(), 'many', f'h{i}',
+                                                  self.bus)
+                     for i in range(100)]
+        for fixture in fixtures_:
+            fixture.setUp()
+        client = self.bus.rpc_client('many')
+        for i in range(100):
+            client.call({}, 'bump')
+        for fixture in fixtures_:
+            fixture.cleanUp()
+        self.assertEqual([], [t for t in threading.enumerate()
+                              if t not in before])
+
+
+class Recorder:
+    def __init__(self):
+        self.events = []
+
+    def info(self, ctxt, publisher_id, event_type, payload, metadata):
+        self.events.append(event_type)
+
+
+class TestNotificationListenerFixture(nova_fixtures.TestCase):
+
+    def test_pools_each_get_a_copy(self):
+        a, b = Recorder(), Recorder()
+        self.useFixture(nova_fixtures.NotificationListenerFixture(
+            [a], self.bus, pool='a'))
+        self.useFixture(nova_fixtures.NotificationListenerFixture(
+            [b], self.bus, pool='b'))
+        self.bus.notifier('x').info({}, 'e.one', {})
+        self.bus.settle(timeout=10)
+        self.assertEqual((['e.one'], ['e.one']), (a.events, b.events))
+
+    def test_needs_an_endpoint(self):
+        error = self.assertRaises(
+            ValueError, nova_fixtures.NotificationListenerFixture, [],
+            self.bus)
+        self.assertEqual('a notification listener needs an endpoint',
+                         str(error))
+
+
+class TestUsableAsContextManager(testtools.TestCase):
+
+    def test_transport_and_service_as_context_managers(self):
+        with nova_fixtures.TransportFixture() as bus:
+            with nova_fixtures.ServiceFixture(Counter(), 'c', 'h', bus):
+                self.assertEqual(1, bus.rpc_client('c').call({}, 'bump'))
+            self.assertEqual([], bus.broker.listeners())

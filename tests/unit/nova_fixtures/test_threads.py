@@ -1,0 +1,80 @@
+"""ThreadLeakFixture and NoEventletFixture."""
+
+import sys
+import threading
+
+import testtools
+
+import nova_fixtures
+
+
+def start_parked_thread(release):
+    thread = threading.Thread(target=release.wait, name='parked-worker')
+    thread.start()
+    return thread
+
+
+class TestThreadLeakFixture(testtools.TestCase):
+
+    def test_leaked_thread_fails_naming_it_and_where_it_started(self):
+        release = threading.Event()
+        fixture = nova_fixtures.ThreadLeakFixture(grace=0.01)
+        fixture.setUp()
+        thread = start_parked_thread(release)
+        self.addCleanup(thread.join)
+        self.addCleanup(release.set)
+        error = self.assertRaises(nova_fixtures.ThreadLeak, fixture.cleanUp)
+        message = str(error)
+        self.assertTrue(message.startswith(
+            "1 thread(s) left running: 'parked-worker'\n"
+            "Thread 'parked-worker' (non-daemon) started at:\n"), message)
+        self.assertIn('in start_parked_thread\n    thread.start()',
+                      message)
+
+    def test_thread_that_finishes_within_grace_is_not_a_leak(self):
+        release = threading.Event()
+        with nova_fixtures.ThreadLeakFixture(grace=10):
+            start_parked_thread(release)
+            release.set()
+
+    def test_ignored_prefixes_may_outlive_the_test(self):
+        release = threading.Event()
+        with nova_fixtures.ThreadLeakFixture(grace=0.01,
+                                             ignore=['parked-']):
+            thread = start_parked_thread(release)
+        self.assertTrue(thread.is_alive())
+        release.set()
+        thread.join()
+
+
+class TestNoEventletFixture(testtools.TestCase):
+
+    def test_spawning_a_greenthread_fails_the_test(self):
+        import eventlet
+        fixture = nova_fixtures.NoEventletFixture()
+        fixture.setUp()
+        eventlet.spawn(lambda: None)
+        error = self.assertRaises(nova_fixtures.EventletUsed,
+                                  fixture.cleanUp)
+        self.assertTrue(str(error).startswith(
+            'the test used an eventlet hub (a greenthread spawn, sleep or '
+            'pool), first at:\n'))
+        self.assertIn('eventlet.spawn(lambda: None)', str(error))
+
+    def test_monkey_patching_fails_the_test(self):
+        self.assertIn('eventlet', sys.modules)
+        from eventlet import patcher
+        fixture = nova_fixtures.NoEventletFixture()
+        fixture.setUp()
+        # NOTE(tests): pretend, rather than really patch this interpreter.
+        patcher.already_patched['thread'] = True
+        self.addCleanup(patcher.already_patched.pop, 'thread')
+        error = self.assertRaises(nova_fixtures.EventletUsed,
+                                  fixture.cleanUp)
+        self.assertEqual('the test monkey-patched eventlet (thread); '
+                         'nova_fixtures runs on native threads only',
+                         str(error))
+
+    def test_importing_eventlet_is_allowed(self):
+        with nova_fixtures.NoEventletFixture():
+            import eventlet  # noqa: F401

@@ -1,0 +1,106 @@
+"""TransportFixture: isolation, config, details, leftovers, misuse."""
+
+import fixtures
+import oslo_messaging
+import testtools
+
+import fake_transport
+import nova_fixtures
+from nova_fixtures import transport as transport_mod
+
+
+class Echo:
+    def echo(self, ctxt, value):
+        return value
+
+
+class TestTransportFixture(testtools.TestCase):
+
+    def test_each_fixture_is_an_isolated_bus(self):
+        cell1 = self.useFixture(nova_fixtures.TransportFixture(name='cell1'))
+        cell2 = self.useFixture(nova_fixtures.TransportFixture(name='cell2'))
+        self.assertNotEqual(cell1.url, cell2.url)
+        self.assertRegex(cell1.url, r'^memory://test-[0-9a-f]{12}-cell1/$')
+        self.useFixture(nova_fixtures.ServiceFixture(Echo(), 'echo', 'h',
+                                                     cell1))
+        self.assertEqual(1, cell1.rpc_client('echo').call(
+            {}, 'echo', value=1))
+        self.assertRaises(oslo_messaging.MessagingTimeout,
+                          cell2.rpc_client('echo', timeout=0.05).call,
+                          {}, 'echo', value=1)
+
+    def test_conf_points_at_the_bus(self):
+        bus = self.useFixture(nova_fixtures.TransportFixture())
+        self.assertEqual(bus.url, bus.conf.transport_url)
+        self.assertIs(bus.broker, fake_transport.get_broker(bus.url))
+
+    def test_honours_os_test_transport_url_for_a_real_broker(self):
+        self.useFixture(fixtures.EnvironmentVariable(
+            'OS_TEST_TRANSPORT_URL', 'rabbit://guest:guest@127.0.0.1:1/'))
+        fixture = nova_fixtures.TransportFixture()
+        self.assertEqual('rabbit://guest:guest@127.0.0.1:1/', fixture.url)
+
+    def test_memory_os_test_transport_url_still_gets_a_unique_bus(self):
+        self.useFixture(fixtures.EnvironmentVariable(
+            'OS_TEST_TRANSPORT_URL', 'memory://'))
+        self.assertNotEqual(nova_fixtures.TransportFixture().url,
+                            nova_fixtures.TransportFixture().url)
+
+    def test_notifier_and_settle(self):
+        bus = self.useFixture(nova_fixtures.TransportFixture())
+        notes = self.useFixture(nova_fixtures.NotificationFixture(bus))
+        bus.notifier('test.host').info({}, 'thing.done', {'n': 1})
+        bus.settle(timeout=10)
+        self.assertEqual(['thing.done'],
+                         [n.event_type for n in notes.notifications])
+
+    def test_cleanup_reports_unconsumed_messages_and_fails_when_asked(self):
+        class Inner(testtools.TestCase):
+            def test_leaves_a_cast(self):
+                bus = self.useFixture(nova_fixtures.TransportFixture(
+                    fail_on_unconsumed=True))
+                service = self.useFixture(nova_fixtures.ServiceFixture(
+                    Echo(), 'echo', 'h', bus))
+                service.stop()
+                bus.rpc_client('echo', server='h').cast({}, 'echo', value=1)
+                self.url = bus.url
+
+        test = Inner('test_leaves_a_cast')
+        result = testtools.TestResult()
+        test.run(result)
+        self.assertEqual(1, len(result.failures))
+        self.assertIn(f'TransportLeftovers: 1 message(s) left unconsumed on '
+                      f'{test.url} (see the fake-transport details)',
+                      result.failures[0][1])
+        details = test.getDetails()
+        self.assertRegex(details['fake-transport:unconsumed'].as_text(),
+                         r'^#\d+ cast echo to openstack/echo.h from '
+                         r'MainThread: queued$')
+        self.assertIn('fake-transport:journal', details)
+
+    def test_use_before_setup_and_after_cleanup_is_refused(self):
+        fixture = nova_fixtures.TransportFixture()
+        error = self.assertRaises(nova_fixtures.FixtureNotReady,
+                                  fixture.rpc_client, 'x')
+        self.assertEqual('TransportFixture is not set up: use it through '
+                         'useFixture() or call setUp() first', str(error))
+        error = self.assertRaises(nova_fixtures.FixtureNotReady,
+                                  getattr, fixture, 'transport')
+        self.assertEqual('TransportFixture is not set up: use it through '
+                         'useFixture() or call setUp() first', str(error))
+        with fixture:
+            fixture.rpc_client('x')
+        error = self.assertRaises(nova_fixtures.FixtureNotReady,
+                                  fixture.settle)
+        self.assertEqual('TransportFixture was cleaned up; set up a new one',
+                         str(error))
+
+    def test_settle_on_a_real_broker_is_refused(self):
+        fixture = transport_mod.TransportFixture(
+            url='rabbit://guest:guest@127.0.0.1:1/')
+        fixture._lifecycle = 'ready'
+        fixture.broker = None
+        error = self.assertRaises(RuntimeError, fixture.settle)
+        self.assertEqual('settle() needs a memory:// bus; '
+                         'rabbit://guest:guest@127.0.0.1:1/ is a real broker',
+                         str(error))

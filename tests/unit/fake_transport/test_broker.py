@@ -68,8 +68,8 @@ class TestSettle(base.BusTestCase):
     def test_settle_timeout_lists_what_is_in_flight(self):
         endpoint = base.Recorder()
         endpoint.release = threading.Event()
-        self.addCleanup(endpoint.release.set)
         self.start_server(endpoint=endpoint)
+        self.addCleanup(endpoint.release.set)
         self.client().cast({}, 'wait_for', event_name='release')
         self.assertTrue(endpoint.arrived.wait(10))
         error = self.assertRaises(fake_transport.SettleTimeout,

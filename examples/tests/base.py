@@ -1,0 +1,41 @@
+"""The example suite's base test case: nova_fixtures.TestCase + the cloud."""
+
+import json
+import os
+import uuid
+
+import nova_fixtures
+
+from examples.cloud import deploy
+
+
+class CloudTestCase(nova_fixtures.TestCase):
+    """Boots the cloud; with DEMO_STATS_DIR set, records what it did."""
+
+    USE_TRANSPORT = False  # the Deployment brings its own buses
+
+    def setUp(self):
+        super().setUp()
+        self.cloud = deploy.boot(self)
+        self.notes = {
+            name: self.useFixture(nova_fixtures.NotificationFixture(bus))
+            for name, bus in self.buses().items()}
+        self.addCleanup(self._record_stats)
+
+    def buses(self):
+        deployment = self.cloud.deployment
+        return {'api': deployment.api, **deployment.cells}
+
+    def _record_stats(self):
+        stats_dir = os.environ.get('DEMO_STATS_DIR')
+        if not stats_dir:
+            return
+        stats = {
+            'test': self.id(),
+            'services': len(self.cloud.deployment.services) + 1,
+            'messages': sum(len(bus.broker.journal)
+                            for bus in self.buses().values()),
+        }
+        path = os.path.join(stats_dir, f'{uuid.uuid4().hex}.json')
+        with open(path, 'w') as f:
+            json.dump(stats, f)

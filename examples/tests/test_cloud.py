@@ -1,0 +1,123 @@
+"""Functional tests of the example cloud, using only public fixtures."""
+
+import json
+import urllib.error
+import urllib.request
+
+import oslo_messaging
+
+from examples.tests import base
+
+
+def http(method, url, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method,
+                                     headers={'Content-Type':
+                                              'application/json'})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+class TestServers(base.CloudTestCase):
+
+    def create(self, name, cell=None):
+        status, body = http('POST', self.cloud.url + '/servers',
+                            {'name': name, 'cell': cell})
+        self.assertEqual(202, status, body)
+        return body['id']
+
+    def test_server_boots_on_a_compute_and_is_announced(self):
+        server_id = self.create('web-1', cell='cell2')
+        [created] = self.notes['cell2'].wait_for('instance.create.end')
+        self.assertEqual(server_id, created.payload['id'])
+        self.assertEqual('compute.c3', created.publisher_id)
+        status, server = http('GET', f'{self.cloud.url}/servers/{server_id}')
+        self.assertEqual(200, status)
+        self.assertEqual({'id': server_id, 'name': 'web-1', 'host': 'c3',
+                          'cell': 'cell2', 'state': 'active'}, server)
+
+    def test_servers_land_in_the_cell_asked_for(self):
+        wanted = ['cell1', 'cell2', 'cell1', 'cell1']
+        ids = [self.create(f'vm-{i}', cell) for i, cell in enumerate(wanted)]
+        self.notes['cell1'].wait_for('instance.create.end', count=3)
+        self.notes['cell2'].wait_for('instance.create.end', count=1)
+        cells = [http('GET', f'{self.cloud.url}/servers/{i}')[1]['cell']
+                 for i in ids]
+        self.assertEqual(wanted, cells)
+
+    def test_unknown_server_is_404(self):
+        status, body = http('GET', self.cloud.url + '/servers/nope')
+        self.assertEqual((404, {'error': 'no such server'}), (status, body))
+
+    def test_a_full_compute_puts_the_extra_server_in_error(self):
+        ids = [self.create(f'fill-{i}', cell='cell2') for i in range(5)]
+        notes = self.notes['cell2']
+        notes.wait_for('instance.create.end', count=4)
+        [failed] = notes.wait_for('instance.create.error')
+        self.assertIn(failed.payload['id'], ids)
+        url = f"{self.cloud.url}/servers/{failed.payload['id']}"
+        status, server = http('GET', url)
+        self.assertEqual((200, 'error'), (status, server['state']))
+
+    def test_no_room_anywhere_is_a_conflict(self):
+        status, body = http('POST', self.cloud.url + '/servers',
+                            {'name': 'x', 'cell': 'cell9'})
+        self.assertEqual((409, {'error': 'NoValidHost'}), (status, body))
+
+    def test_notification_agent_hears_every_cell(self):
+        self.create('a', cell='cell1')
+        self.create('b', cell='cell2')
+        self.notes['cell1'].wait_for('instance.create.end')
+        self.notes['cell2'].wait_for('instance.create.end')
+        self.cloud.deployment.settle()
+        self.assertEqual(2, self.cloud.agent.tally['instance.create.end'])
+
+
+class TestHeartbeatsAndPolling(base.CloudTestCase):
+
+    def test_every_scheduler_hears_every_compute(self):
+        for scheduler in self.cloud.schedulers:
+            self.assertEqual({'c1': 'cell1', 'c2': 'cell1', 'c3': 'cell2'},
+                             {host: info['cell'] for host, info in
+                              scheduler.list_hosts({}).items()})
+        status, hosts = http('GET', self.cloud.url + '/hosts')
+        self.assertEqual(['c1', 'c2', 'c3'], sorted(hosts))
+
+    def test_poller_reports_usage_across_cells(self):
+        self.create_server_and_wait()
+        # NOTE(example): a poll that started before the build finished may
+        # still count 0; the second poll from now started after it.
+        notes = self.notes['api']
+        count = len(notes.of_type('usage.polled')) + 2
+        polled = notes.wait_for('usage.polled', count=count)
+        self.assertEqual({'hosts': 3, 'used': 1}, polled[-1].payload)
+
+    def create_server_and_wait(self):
+        status, body = http('POST', self.cloud.url + '/servers',
+                            {'name': 'p', 'cell': 'cell1'})
+        self.notes['cell1'].wait_for('instance.create.end')
+        return body['id']
+
+
+class TestFailures(base.CloudTestCase):
+
+    def test_killed_compute_times_out_its_callers_and_comes_back(self):
+        deployment = self.cloud.deployment
+        compute_c3 = [s for s in deployment.services if s.host == 'c3'][0]
+        compute_c3.kill()
+        client = deployment.bus('cell2').rpc_client('compute', server='c3',
+                                                    timeout=0.1)
+        self.assertRaises(oslo_messaging.MessagingTimeout,
+                          client.call, {}, 'get_usage')
+        compute_c3.restart()
+        self.assertEqual({'host': 'c3', 'used': 0, 'slots': 4},
+                         client.call({}, 'get_usage'))
+
+    def test_cells_do_not_share_a_bus(self):
+        cell1 = self.cloud.deployment.bus('cell1')
+        client = cell1.rpc_client('compute', server='c3', timeout=0.1)
+        self.assertRaises(oslo_messaging.MessagingTimeout,
+                          client.call, {}, 'get_usage')

@@ -78,6 +78,34 @@ class TestTransportFixture(testtools.TestCase):
                          r'MainThread: queued$')
         self.assertIn('fake-transport:journal', details)
 
+    def test_cleanup_fails_on_listeners_left_running_when_asked(self):
+        servers = []
+
+        class Inner(testtools.TestCase):
+            def test_leaves_a_server(self):
+                bus = self.useFixture(nova_fixtures.TransportFixture(
+                    fail_on_listeners=True))
+                server = oslo_messaging.get_rpc_server(
+                    bus.transport, oslo_messaging.Target(topic='t',
+                                                         server='s'),
+                    [Echo()], executor='threading')
+                server.start()
+                servers.append(server)
+
+        test = Inner('test_leaves_a_server')
+        result = testtools.TestResult()
+        test.run(result)
+        for server in servers:
+            server.stop()
+            server.wait()
+        self.assertEqual(1, len(result.failures))
+        self.assertIn('TransportLeftovers: 1 listener(s) left running on ',
+                      result.failures[0][1])
+        self.assertRegex(test.getDetails()['fake-transport:listeners']
+                         .as_text(),
+                         r"^<MemoryListener rpc server='s' queues=\['t', "
+                         r"'t.s', 't_fanout_[0-9a-f]+'\] started>$")
+
     def test_use_before_setup_and_after_cleanup_is_refused(self):
         fixture = nova_fixtures.TransportFixture()
         error = self.assertRaises(nova_fixtures.FixtureNotReady,

@@ -1,0 +1,377 @@
+"""ClockFixture: virtual time for the threads of a test, with autojump."""
+
+from __future__ import annotations
+
+import _thread
+import contextlib
+import logging
+import math
+import queue
+import sys
+import threading
+import time
+from typing import Any, Iterator
+
+import fixtures
+
+from nova_fixtures import _bubble
+from nova_fixtures import _state
+
+__all__ = ['ClockError', 'ClockFixture', 'DeadlockError']
+
+LOG = logging.getLogger(__name__)
+
+ClockError = _bubble.ClockError
+DeadlockError = _bubble.DeadlockError
+
+_REAL = {
+    'monotonic': time.monotonic,
+    'monotonic_ns': time.monotonic_ns,
+    'time': time.time,
+    'time_ns': time.time_ns,
+    'sleep': time.sleep,
+}
+_REAL_ALLOCATE = _thread.allocate_lock
+_current: _bubble.Bubble | None = None
+_mono0 = 0.0
+_wall0 = 0.0
+# NOTE(clock): modules that must keep the real functions: ours.
+_SKIP_MODULES = ('nova_fixtures._bubble', 'nova_fixtures.clock')
+
+
+def _member() -> _bubble.Bubble | None:
+    bubble = _current
+    if bubble is not None and bubble.active and \
+            _thread.get_ident() in bubble.members:
+        return bubble
+    return None
+
+
+def _v_monotonic() -> float:
+    bubble = _member()
+    if bubble is None:
+        return _REAL['monotonic']()
+    return _mono0 + bubble.now
+
+
+def _v_monotonic_ns() -> int:
+    bubble = _member()
+    if bubble is None:
+        return _REAL['monotonic_ns']()
+    return int((_mono0 + bubble.now) * 1e9)
+
+
+def _v_time() -> float:
+    bubble = _member()
+    if bubble is None:
+        return _REAL['time']()
+    return _wall0 + bubble.now
+
+
+def _v_time_ns() -> int:
+    bubble = _member()
+    if bubble is None:
+        return _REAL['time_ns']()
+    return int((_wall0 + bubble.now) * 1e9)
+
+
+def _v_sleep(seconds: float) -> None:
+    if seconds < 0:
+        raise ValueError('sleep length must be non-negative')
+    bubble = _member()
+    if bubble is None or seconds == 0:
+        _REAL['sleep'](seconds)
+        return
+    _bubble.sleep(bubble, seconds, _REAL['sleep'])
+
+
+_VIRTUAL = {
+    'monotonic': _v_monotonic,
+    'monotonic_ns': _v_monotonic_ns,
+    'time': _v_time,
+    'time_ns': _v_time_ns,
+    'sleep': _v_sleep,
+}
+
+
+def _restore(swapped: list[tuple[dict[str, Any], str, Any]]) -> None:
+    for namespace, attr, value in reversed(swapped):
+        namespace[attr] = value
+
+
+def _creation_site() -> str:
+    frame = sys._getframe(2)
+    for _ in range(6):
+        if frame is None:
+            break
+        name = frame.f_code.co_filename
+        if not name.endswith(('threading.py', 'queue.py')):
+            return f'{name}:{frame.f_lineno}'
+        frame = frame.f_back
+    return ''
+
+
+def _allocate_lock() -> Any:
+    bubble = _member()
+    if bubble is None:
+        return _REAL_ALLOCATE()
+    return _bubble.VLock(bubble, _creation_site())
+
+
+class ClockFixture(_state.GuardedFixture):
+    """Virtual time for the test thread and every thread it starts.
+
+    Caution: patches process-wide, while active: ``time.sleep``,
+    ``time.monotonic``, ``time.time`` (and their ``_ns`` forms, with every
+    alias bound at import, such as ``threading._time``, ``queue.time``,
+    ``oslo_utils.timeutils.now``, ``futurist._utils.now``);
+    ``threading.Lock`` / ``threading._allocate_lock`` (locks made by test
+    threads become `VLock`, which covers every timed wait of ``Condition``,
+    ``Event``, ``Semaphore``, ``Barrier``, ``queue.Queue``,
+    ``concurrent.futures``, futurist, ``threading.Timer``);
+    ``threading.RLock`` (pure-Python, on a VLock); ``queue.SimpleQueue``
+    (pure-Python); ``threading.Thread.start`` / ``join`` (membership). One
+    clock per process; they don't nest. Objects made before the fixture
+    keep real locks, so make executors, services and queues after it.
+
+    Only the test's threads (the one that set the fixture up and every
+    thread started from one of them, transitively) see virtual time; other
+    threads read and wait in real time.
+
+    With ``autojump``, whenever every test thread is durably blocked (on a
+    VLock, a Condition, a sleep) time jumps to the earliest deadline; ties
+    fire in the order they were set. A thread blocked on anything else (a
+    socket, ``select``, a lock made before the fixture) counts as running:
+    time then stalls rather than jump wrongly, and after ``max_real_stall``
+    real seconds a report names the thread and where it is (detail
+    ``nova-fixtures:clock``). If every test thread blocks with no timer
+    left, the test thread gets `DeadlockError`; beyond ``max_virtual``
+    seconds it gets `ClockError`.
+
+    At cleanup every waiter still parked is woken (timed waits time out,
+    untimed lock waits go on in real time), so the process can exit.
+
+    :param autojump: jump to the next deadline when all are blocked.
+    :param max_virtual: virtual seconds the test may use.
+    :param max_real_stall: real seconds of no progress before a report.
+    :param start_wall: ``time.time()`` at the start (default: real now).
+
+    Example::
+
+        clock = self.useFixture(ClockFixture())
+        time.sleep(3600)            # returns at once
+        self.assertEqual(3600, clock.now())
+    """
+
+    def __init__(self, autojump: bool = True, max_virtual: float = 3600.0,
+                 max_real_stall: float = 5.0,
+                 start_wall: float | None = None) -> None:
+        super().__init__()
+        self.autojump = autojump
+        self.max_virtual = max_virtual
+        self.max_real_stall = max_real_stall
+        self.start_wall = start_wall
+
+    # Setup and teardown ------------------------------------------------------
+
+    def _setUp(self) -> None:
+        global _current, _mono0, _wall0
+        patcher = sys.modules.get('eventlet.patcher')
+        if patcher is not None and getattr(patcher, 'already_patched', None):
+            raise ClockError(
+                "ClockFixture can't run under an eventlet-patched "
+                "interpreter")
+        if _current is not None:
+            raise ClockError(
+                'a ClockFixture is already active in this process; clocks '
+                "don't nest")
+        bubble = _bubble.Bubble(self.autojump, self.max_virtual)
+        self.bubble = bubble
+        self.addDetail('nova-fixtures:clock', _state.lazy_text(self.render))
+        self._start_watchdog()
+        _mono0 = _REAL['monotonic']()
+        _wall0 = (self.start_wall if self.start_wall is not None
+                  else _REAL['time']())
+        bubble.add_member(_thread.get_ident(),
+                          threading.current_thread().name)
+        _current = bubble
+        self.addCleanup(self._close)
+        self._patch_time()
+        self._patch_threading()
+        self._ready()
+
+    def _close(self) -> None:
+        global _current
+        bubble = self.bubble
+        bubble.close()
+        _current = None
+        if bubble.failure is not None and not bubble.failure_delivered:
+            raise bubble.failure
+
+    def _patch_time(self) -> None:
+        """Swap the time functions wherever a module holds them."""
+        originals = {id(f): name for name, f in _REAL.items()}
+        swapped: list[tuple[dict[str, Any], str, Any]] = []
+        self.addCleanup(_restore, swapped)
+        for module_name, module in list(sys.modules.items()):
+            if module is None or module_name in _SKIP_MODULES:
+                continue
+            namespace = getattr(module, '__dict__', None)
+            if not isinstance(namespace, dict):
+                continue
+            for attr, value in list(namespace.items()):
+                name = originals.get(id(value))
+                if name is not None and value is _REAL[name]:
+                    swapped.append((namespace, attr, value))
+                    namespace[attr] = _VIRTUAL[name]
+
+    def _patch_threading(self) -> None:
+        bubble = self.bubble
+        real_start = threading.Thread.start
+        real_join = threading.Thread.join
+
+        def start(thread: threading.Thread) -> None:
+            if _member() is not bubble:
+                return real_start(thread)
+            real_run = thread.run
+            thread._nf_done = threading.Event()  # type: ignore
+            done = thread._nf_done  # type: ignore
+
+            def run() -> None:
+                bubble.enter(thread.name)
+                try:
+                    real_run()
+                finally:
+                    done.set()
+                    bubble.leave()
+
+            thread.run = run  # type: ignore[method-assign]
+            bubble.expect_member()
+            try:
+                real_start(thread)
+            except BaseException:
+                bubble.cancel_expected()
+                raise
+
+        def join(thread: threading.Thread,
+                 timeout: float | None = None) -> None:
+            done = getattr(thread, '_nf_done', None)
+            if done is not None and _member() is bubble:
+                if not done.wait(timeout):
+                    return
+                timeout = None
+            real_join(thread, timeout)
+
+        for target, value in (
+                ('threading.Thread.start', start),
+                ('threading.Thread.join', join),
+                ('threading._allocate_lock', _allocate_lock),
+                ('threading.Lock', _allocate_lock),
+                ('threading._CRLock', None),
+                ('queue.SimpleQueue', queue._PySimpleQueue)):  # type: ignore
+            self.useFixture(fixtures.MonkeyPatch(target, value))
+
+    def _start_watchdog(self) -> None:
+        # NOTE(clock): made before anything is patched, so it is not a
+        # member and waits in real time.
+        stop = threading.Event()
+        bubble = self.bubble
+        interval = self.max_real_stall
+
+        def watch() -> None:
+            last = -1
+            reported = False
+            while not stop.wait(interval):
+                with bubble.mutex:
+                    progress = bubble.progress
+                    stalled = (progress == last and bubble.running > 0
+                               and bubble.active)
+                    if stalled and not reported:
+                        report = bubble.describe(
+                            f'virtual time frozen at {bubble.now:g} s for '
+                            f'{interval:g} s of real time: a test thread '
+                            f'is not durably blocked')
+                        bubble.reports.append(report)
+                        reported = True
+                    elif not stalled:
+                        reported = False
+                if stalled and reported and bubble.reports:
+                    LOG.warning('%s', bubble.reports[-1])
+                last = progress
+
+        thread = threading.Thread(target=watch, name='clock-watchdog',
+                                  daemon=True)
+        thread.start()
+
+        def stop_watchdog() -> None:
+            stop.set()
+            thread.join()
+
+        self.addCleanup(stop_watchdog)
+
+    # The clock ------------------------------------------------------------
+
+    def now(self) -> float:
+        """Virtual seconds since the fixture was set up."""
+        self._check_ready()
+        return self.bubble.now
+
+    def time(self) -> float:
+        """Virtual ``time.time()``."""
+        self._check_ready()
+        return _wall0 + self.bubble.now
+
+    def advance(self, seconds: float) -> None:
+        """Move virtual time forward, firing the timers it passes."""
+        self._check_ready()
+        if not isinstance(seconds, (int, float)) or isinstance(
+                seconds, bool) or not math.isfinite(seconds) or seconds < 0:
+            raise ValueError(
+                f'advance() needs a finite number of seconds >= 0, got '
+                f'{seconds!r}')
+        self.bubble.advance(seconds)
+
+    def settle(self) -> None:
+        """Block until every other test thread is durably blocked."""
+        self._check_ready()
+        bubble = self.bubble
+        if _member() is not bubble:
+            raise ClockError('settle() must be called from a test thread')
+        lock = _REAL_ALLOCATE()
+        lock.acquire()
+        with bubble.mutex:
+            if bubble.running <= 1:
+                return
+            bubble.settlers.append(lock)
+        lock.acquire()
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        """Keep time still while work outside the test is in flight."""
+        self._check_ready()
+        with self.bubble.mutex:
+            self.bubble.held += 1
+        try:
+            yield
+        finally:
+            with self.bubble.mutex:
+                self.bubble.held -= 1
+                self.bubble._maybe_advance()
+
+    @property
+    def jumps(self) -> int:
+        """How many times time jumped to a deadline."""
+        return self.bubble.jumps
+
+    @property
+    def reports(self) -> list[str]:
+        """Stall and deadlock reports so far."""
+        return list(self.bubble.reports)
+
+    def render(self) -> str:
+        bubble = self.bubble
+        lines = [f'virtual time {bubble.now:g} s after {bubble.jumps} '
+                 f'jump(s); {len(bubble.members)} test thread(s), '
+                 f'{bubble.blocked} blocked, {len(bubble.timers)} timer(s)']
+        lines.extend(bubble.reports)
+        return '\n'.join(lines)

@@ -10,7 +10,18 @@ from __future__ import annotations
 
 from oslo_service import backend
 
-__all__ = ['prefer_threading_backend']
+__all__ = ['EVENTLET_BACKEND_MESSAGE', 'eventlet_backend_selected',
+           'prefer_threading_backend']
+
+EVENTLET_BACKEND_MESSAGE = (
+    "oslo.service's eventlet backend is selected: import nova_fixtures (or "
+    "fake_transport) before oslo_messaging and oslo_service, for instance "
+    "in your tests package's __init__.py")
+
+
+def eventlet_backend_selected() -> bool:
+    """Whether oslo.service already runs on its eventlet backend."""
+    return backend.get_backend_type() == backend.BackendType.EVENTLET
 
 
 def prefer_threading_backend() -> backend.BackendType:

@@ -5,6 +5,9 @@
 import fake_transport  # noqa: F401
 from nova_fixtures._state import FixtureNotReady
 from nova_fixtures.cast_as_call import CastAsCallFixture
+from nova_fixtures.clock import ClockError
+from nova_fixtures.clock import ClockFixture
+from nova_fixtures.clock import DeadlockError
 from nova_fixtures.deployment import Deployment
 from nova_fixtures.eventlet_guard import EventletUsed
 from nova_fixtures.eventlet_guard import NoEventletFixture
@@ -12,6 +15,9 @@ from nova_fixtures.executor import PromptExecutor
 from nova_fixtures.notifications import CapturedNotification
 from nova_fixtures.notifications import NotificationFixture
 from nova_fixtures.notifications import NotificationTimeout
+from nova_fixtures.scatter import DID_NOT_RESPOND
+from nova_fixtures.scatter import scatter_gather
+from nova_fixtures.scatter import ScatterFaultsFixture
 from nova_fixtures.services import NotificationListenerFixture
 from nova_fixtures.services import ServiceFixture
 from nova_fixtures.testcase import TestCase
@@ -25,6 +31,10 @@ from nova_fixtures.wsgi import WSGIStartupError
 __all__ = [
     'CapturedNotification',
     'CastAsCallFixture',
+    'ClockError',
+    'ClockFixture',
+    'DID_NOT_RESPOND',
+    'DeadlockError',
     'Deployment',
     'EventletUsed',
     'FixtureNotReady',
@@ -33,6 +43,7 @@ __all__ = [
     'NotificationListenerFixture',
     'NotificationTimeout',
     'PromptExecutor',
+    'ScatterFaultsFixture',
     'ServiceFixture',
     'TestCase',
     'ThreadLeak',
@@ -41,4 +52,5 @@ __all__ = [
     'TransportLeftovers',
     'WSGIServiceFixture',
     'WSGIStartupError',
+    'scatter_gather',
 ]

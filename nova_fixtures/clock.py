@@ -14,6 +14,7 @@ from typing import Any, Iterator
 
 import fixtures
 
+from fake_transport import backend
 from nova_fixtures import _bubble
 from nova_fixtures import _state
 
@@ -35,6 +36,12 @@ _REAL_ALLOCATE = _thread.allocate_lock
 _current: _bubble.Bubble | None = None
 _mono0 = 0.0
 _wall0 = 0.0
+# NOTE(clock): threads of a closed clock that still run keep reading time
+# from where their virtual clock stopped, at the real rate, so deadline
+# loops they were in (queue.get, Condition.wait_for) stay consistent and
+# time never goes backwards for them: ident -> (monotonic, wall) offsets.
+_retired: dict[int, tuple[float, float]] = {}
+_scanned: set[str] = set()
 # NOTE(clock): modules that must keep the real functions: ours.
 _SKIP_MODULES = ('nova_fixtures._bubble', 'nova_fixtures.clock')
 
@@ -49,30 +56,28 @@ def _member() -> _bubble.Bubble | None:
 
 def _v_monotonic() -> float:
     bubble = _member()
-    if bubble is None:
-        return _REAL['monotonic']()
-    return _mono0 + bubble.now
+    if bubble is not None:
+        return _mono0 + bubble.now
+    offset = _retired.get(_thread.get_ident())
+    real = _REAL['monotonic']()
+    return real if offset is None else real + offset[0]
 
 
 def _v_monotonic_ns() -> int:
-    bubble = _member()
-    if bubble is None:
-        return _REAL['monotonic_ns']()
-    return int((_mono0 + bubble.now) * 1e9)
+    return int(_v_monotonic() * 1e9)
 
 
 def _v_time() -> float:
     bubble = _member()
-    if bubble is None:
-        return _REAL['time']()
-    return _wall0 + bubble.now
+    if bubble is not None:
+        return _wall0 + bubble.now
+    offset = _retired.get(_thread.get_ident())
+    real = _REAL['time']()
+    return real if offset is None else real + offset[1]
 
 
 def _v_time_ns() -> int:
-    bubble = _member()
-    if bubble is None:
-        return _REAL['time_ns']()
-    return int((_wall0 + bubble.now) * 1e9)
+    return int(_v_time() * 1e9)
 
 
 def _v_sleep(seconds: float) -> None:
@@ -92,11 +97,6 @@ _VIRTUAL = {
     'time_ns': _v_time_ns,
     'sleep': _v_sleep,
 }
-
-
-def _restore(swapped: list[tuple[dict[str, Any], str, Any]]) -> None:
-    for namespace, attr, value in reversed(swapped):
-        namespace[attr] = value
 
 
 def _creation_site() -> str:
@@ -121,10 +121,12 @@ def _allocate_lock() -> Any:
 class ClockFixture(_state.GuardedFixture):
     """Virtual time for the test thread and every thread it starts.
 
-    Caution: patches process-wide, while active: ``time.sleep``,
-    ``time.monotonic``, ``time.time`` (and their ``_ns`` forms, with every
-    alias bound at import, such as ``threading._time``, ``queue.time``,
-    ``oslo_utils.timeutils.now``, ``futurist._utils.now``);
+    Caution: patches process-wide. ``time.sleep``, ``time.monotonic``,
+    ``time.time`` (and their ``_ns`` forms, with every alias bound at
+    import, such as ``threading._time``, ``queue.time``,
+    ``oslo_utils.timeutils.now``, ``futurist._utils.now``) are swapped the
+    first time a clock is set up and stay swapped; with no clock active
+    they call the real functions. While active:
     ``threading.Lock`` / ``threading._allocate_lock`` (locks made by test
     threads become `VLock`, which covers every timed wait of ``Condition``,
     ``Event``, ``Semaphore``, ``Barrier``, ``queue.Queue``,
@@ -155,6 +157,7 @@ class ClockFixture(_state.GuardedFixture):
     :param max_virtual: virtual seconds the test may use.
     :param max_real_stall: real seconds of no progress before a report.
     :param start_wall: ``time.time()`` at the start (default: real now).
+    :ivar stalled: an Event set when a stall is reported.
 
     Example::
 
@@ -181,6 +184,8 @@ class ClockFixture(_state.GuardedFixture):
             raise ClockError(
                 "ClockFixture can't run under an eventlet-patched "
                 "interpreter")
+        if backend.eventlet_backend_selected():
+            raise ClockError(backend.EVENTLET_BACKEND_MESSAGE)
         if _current is not None:
             raise ClockError(
                 'a ClockFixture is already active in this process; clocks '
@@ -203,17 +208,35 @@ class ClockFixture(_state.GuardedFixture):
     def _close(self) -> None:
         global _current
         bubble = self.bubble
+        with bubble.mutex:
+            # NOTE(clock): the test is over: time runs out for every wait
+            # still pending, and threads still running carry on from there.
+            if bubble.timers:
+                bubble.now = max(bubble.now,
+                                 max(t[0] for t in bubble.timers))
+            mono = _mono0 + bubble.now - _REAL['monotonic']()
+            wall = _wall0 + bubble.now - _REAL['time']()
+            for ident in bubble.members:
+                if ident != bubble.root:
+                    _retired[ident] = (mono, wall)
         bubble.close()
         _current = None
         if bubble.failure is not None and not bubble.failure_delivered:
             raise bubble.failure
 
     def _patch_time(self) -> None:
-        """Swap the time functions wherever a module holds them."""
+        """Swap the time functions wherever a module holds them.
+
+        Done once per process and kept: outside a clock the swapped
+        functions call the real ones, and a thread of a closed clock keeps
+        a time line that never goes backwards (see ``_retired``). Later
+        clocks only scan modules imported since.
+        """
         originals = {id(f): name for name, f in _REAL.items()}
-        swapped: list[tuple[dict[str, Any], str, Any]] = []
-        self.addCleanup(_restore, swapped)
         for module_name, module in list(sys.modules.items()):
+            if module_name in _scanned:
+                continue
+            _scanned.add(module_name)
             if module is None or module_name in _SKIP_MODULES:
                 continue
             namespace = getattr(module, '__dict__', None)
@@ -222,7 +245,6 @@ class ClockFixture(_state.GuardedFixture):
             for attr, value in list(namespace.items()):
                 name = originals.get(id(value))
                 if name is not None and value is _REAL[name]:
-                    swapped.append((namespace, attr, value))
                     namespace[attr] = _VIRTUAL[name]
 
     def _patch_threading(self) -> None:
@@ -244,6 +266,7 @@ class ClockFixture(_state.GuardedFixture):
                 finally:
                     done.set()
                     bubble.leave()
+                    _retired.pop(_thread.get_ident(), None)
 
             thread.run = run  # type: ignore[method-assign]
             bubble.expect_member()
@@ -275,6 +298,8 @@ class ClockFixture(_state.GuardedFixture):
         # NOTE(clock): made before anything is patched, so it is not a
         # member and waits in real time.
         stop = threading.Event()
+        self.stalled = threading.Event()
+        stalled_event = self.stalled
         bubble = self.bubble
         interval = self.max_real_stall
 
@@ -297,6 +322,7 @@ class ClockFixture(_state.GuardedFixture):
                         reported = False
                 if stalled and reported and bubble.reports:
                     LOG.warning('%s', bubble.reports[-1])
+                    stalled_event.set()
                 last = progress
 
         thread = threading.Thread(target=watch, name='clock-watchdog',

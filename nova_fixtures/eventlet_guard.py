@@ -9,6 +9,8 @@ from typing import Any
 
 import fixtures
 
+from fake_transport import backend
+
 __all__ = ['EventletUsed', 'NoEventletFixture']
 
 
@@ -30,13 +32,17 @@ class NoEventletFixture(fixtures.Fixture):
     installed, and oslo.service depends on it. What fails is
     ``eventlet.monkey_patch()`` (before or during the test) and any use of
     an eventlet hub (every spawn, sleep or green pool goes through
-    ``eventlet.hubs.get_hub``), reported with the stack that did it.
+    ``eventlet.hubs.get_hub``), reported with the stack that did it; and
+    oslo.service's eventlet backend, which is what one gets by importing
+    oslo_messaging before nova_fixtures.
 
     Caution: wraps ``eventlet.hubs.get_hub`` process-wide while active, when
     eventlet is imported.
     """
 
     def _setUp(self) -> None:
+        if backend.eventlet_backend_selected():
+            raise EventletUsed(backend.EVENTLET_BACKEND_MESSAGE)
         patched = _patched_modules()
         if patched:
             raise EventletUsed(

@@ -6,6 +6,7 @@ from typing import Any
 
 from oslotest import base
 
+from nova_fixtures import clock as clock_mod
 from nova_fixtures import eventlet_guard
 from nova_fixtures import services
 from nova_fixtures import threads
@@ -24,6 +25,9 @@ class TestCase(base.BaseTestCase):
       ``OS_TEST_TRANSPORT_URL``); opt out with ``USE_TRANSPORT = False``.
     * a `ThreadLeakFixture`; opt out with ``CHECK_THREAD_LEAKS = False``.
     * a `NoEventletFixture`; opt out with ``FORBID_EVENTLET = False``.
+    * ``USE_CLOCK = True`` adds ``self.clock``, a `ClockFixture` set up
+      before the bus, so services and executors made in the test run on
+      virtual time.
     * ``FAIL_ON_UNCONSUMED = True`` fails a test that leaves messages
       nobody consumed on ``self.bus``.
 
@@ -39,6 +43,7 @@ class TestCase(base.BaseTestCase):
     CHECK_THREAD_LEAKS = True
     FORBID_EVENTLET = True
     FAIL_ON_UNCONSUMED = False
+    USE_CLOCK = False
 
     def setUp(self) -> None:
         super().setUp()
@@ -46,6 +51,8 @@ class TestCase(base.BaseTestCase):
             self.useFixture(eventlet_guard.NoEventletFixture())
         if self.CHECK_THREAD_LEAKS:
             self.thread_leaks = self.useFixture(threads.ThreadLeakFixture())
+        if self.USE_CLOCK:
+            self.clock = self.useFixture(clock_mod.ClockFixture())
         if self.USE_TRANSPORT:
             self.bus = self.useFixture(transport_mod.TransportFixture(
                 fail_on_unconsumed=self.FAIL_ON_UNCONSUMED))

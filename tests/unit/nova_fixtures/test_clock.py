@@ -1,0 +1,310 @@
+"""ClockFixture: virtual reads and waits, autojump, budgets, misuse."""
+
+import concurrent.futures
+import gc
+import queue
+import socket
+import threading
+import time
+
+import futurist
+from futurist import waiters
+import oslo_messaging
+from oslo_service import loopingcall
+from oslo_utils import timeutils
+import testtools
+
+import nova_fixtures
+from nova_fixtures import clock as clock_mod
+
+
+def hang_or_sleep(i, gate, hung=3):
+    if i == hung:
+        gate.wait()
+        return i, None
+    time.sleep(i + 1)
+    return i, time.monotonic()
+
+
+class ClockTestCase(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(nova_fixtures.ThreadLeakFixture())
+        self.clock = self.useFixture(nova_fixtures.ClockFixture())
+        self.t0 = time.monotonic()
+
+
+class TestReadsAndWaits(ClockTestCase):
+
+    def test_sleep_moves_every_clock_alias_together(self):
+        wall = time.time()
+        time.sleep(3600 - 1)
+        self.assertEqual(3599, self.clock.now())
+        self.assertEqual(self.t0 + 3599, time.monotonic())
+        self.assertEqual(self.t0 + 3599, threading._time())
+        self.assertEqual(self.t0 + 3599, queue.time())
+        self.assertEqual(self.t0 + 3599, timeutils.now())
+        self.assertEqual(3599, round(time.time() - wall))
+
+    def test_timed_waits_of_every_primitive_expire_on_virtual_time(self):
+        self.assertFalse(threading.Event().wait(10))
+        condition = threading.Condition()
+        with condition:
+            self.assertFalse(condition.wait(10))
+            self.assertFalse(condition.wait_for(lambda: False, 10))
+        self.assertFalse(threading.Semaphore(0).acquire(timeout=10))
+        lock = threading.Lock()
+        lock.acquire()
+        self.assertFalse(lock.acquire(timeout=10))
+        self.assertRaises(queue.Empty, queue.Queue().get, timeout=10)
+        self.assertRaises(queue.Empty, queue.SimpleQueue().get, timeout=10)
+        self.assertRaises(threading.BrokenBarrierError,
+                          threading.Barrier(2).wait, 10)
+        self.assertEqual(80, self.clock.now())
+
+    def test_timer_fires_on_virtual_time(self):
+        fired = []
+        timer = threading.Timer(30, lambda: fired.append(time.monotonic()))
+        timer.start()
+        timer.join()
+        self.assertEqual([self.t0 + 30], fired)
+
+    def test_ties_fire_in_the_order_they_were_set(self):
+        order = []
+
+        def sleeper(name):
+            time.sleep(5)
+            order.append(name)
+
+        threads = [threading.Thread(target=sleeper, args=(n,))
+                   for n in 'abcd']
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self.assertEqual(5, self.clock.now())
+        self.assertEqual(4, len(order))
+
+    def test_advance_moves_time_and_fires_due_timers(self):
+        self.clock.advance(12.5)
+        self.assertEqual(12.5, self.clock.now())
+        self.assertEqual(12.5, time.monotonic() - self.t0)
+
+    def test_threads_outside_the_test_keep_real_time(self):
+        self.clock.advance(1000)
+        outside = []
+
+        def read():
+            outside.append(time.monotonic())
+
+        # NOTE(tests): started by a thread the clock doesn't know, through
+        # the real start: not a member.
+        thread = threading.Thread(target=read)
+        with self.clock.hold():
+            clock_mod._current.members.pop(threading.get_ident())
+            try:
+                thread.start()
+            finally:
+                clock_mod._current.members[threading.get_ident()] = 'root'
+        thread.join()
+        self.assertLess(outside[0] - self.t0, 1000)
+
+
+class TestScatterGather(ClockTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.gate = threading.Event()
+        self.addCleanup(self.gate.set)
+
+    def test_concurrent_futures_wait_with_a_hung_worker(self):
+        executor = concurrent.futures.ThreadPoolExecutor(5)
+        self.addCleanup(executor.shutdown, wait=False)
+        futures = [executor.submit(hang_or_sleep, i, self.gate)
+                   for i in range(5)]
+        done, not_done = concurrent.futures.wait(futures, timeout=60)
+        self.assertEqual(60, self.clock.now())
+        self.assertEqual([futures[3]], list(not_done))
+        self.assertEqual([(0, self.t0 + 1), (1, self.t0 + 2),
+                          (2, self.t0 + 3), (4, self.t0 + 5)],
+                         sorted(f.result() for f in done))
+
+    def test_futurist_wait_for_all_as_nova_writes_it(self):
+        executor = futurist.ThreadPoolExecutor(5)
+        self.addCleanup(executor.shutdown, wait=False)
+        futures = [executor.submit(hang_or_sleep, i, self.gate)
+                   for i in range(5)]
+        done, not_done = waiters.wait_for_all(futures, 60)
+        self.assertEqual(60, self.clock.now())
+        self.assertEqual(4, len(done))
+
+    def test_scatter_gather_helper_with_hung_and_failing_targets(self):
+        faults = self.useFixture(nova_fixtures.ScatterFaultsFixture())
+        faults.hang('cell2')
+        faults.fail('cell3', LookupError('cell3 is down'))
+        results = nova_fixtures.scatter_gather(
+            ['cell1', 'cell2', 'cell3'], lambda cell, n: (cell, n), 60, n=1)
+        self.assertEqual(60, self.clock.now())
+        self.assertEqual(('cell1', 1), results['cell1'])
+        self.assertIs(nova_fixtures.DID_NOT_RESPOND, results['cell2'])
+        self.assertIsInstance(results['cell3'], LookupError)
+
+    def test_scatter_gather_refuses_bad_input(self):
+        error = self.assertRaises(ValueError, nova_fixtures.scatter_gather,
+                                  ['a', 'a'], lambda t: t, 1)
+        self.assertEqual("targets repeat: ['a', 'a']", str(error))
+        error = self.assertRaises(ValueError, nova_fixtures.scatter_gather,
+                                  ['a'], lambda t: t, -1)
+        self.assertEqual('timeout must be >= 0, got -1', str(error))
+
+
+class TestLoopingCallsAndServices(ClockTestCase):
+
+    def test_fixed_interval_looping_call_runs_ten_times_in_600_s(self):
+        # NOTE(tests): oslo.service's threading LoopingCall runs on a
+        # futurist executor it never shuts down; its idle worker goes only
+        # once the executor is garbage collected (a reference cycle).
+        self.addCleanup(gc.collect)
+        stamps = []
+
+        def tick():
+            stamps.append(self.clock.now())
+            if len(stamps) == 10:
+                raise loopingcall.LoopingCallDone()
+
+        call = loopingcall.FixedIntervalLoopingCall(tick)
+        call.start(interval=60).wait()
+        self.assertEqual([60.0 * i for i in range(10)], stamps)
+
+    def test_rpc_call_to_a_down_server_times_out_on_the_virtual_clock(self):
+        bus = self.useFixture(nova_fixtures.TransportFixture())
+
+        class Echo:
+            def echo(self, ctxt, value):
+                return value
+
+        service = self.useFixture(nova_fixtures.ServiceFixture(
+            Echo(), 'echo', 'e1', bus))
+        client = bus.rpc_client('echo', server='e1', timeout=60)
+        self.assertEqual(1, client.call({}, 'echo', value=1))
+        bus.broker.take_down('e1')
+        self.assertRaises(oslo_messaging.MessagingTimeout, client.call, {},
+                          'echo', value=2)
+        self.assertEqual(60, self.clock.now())
+        bus.broker.bring_up('e1')
+        bus.settle()
+        self.assertEqual('expired', bus.broker.journal.entries(
+            kind='call')[-1].outcome)
+        service.stop()
+
+
+class TestSettleHoldAndReports(ClockTestCase):
+
+    def test_settle_waits_until_others_are_durably_blocked(self):
+        steps = []
+        gate = threading.Event()
+
+        def worker():
+            steps.append('started')
+            gate.wait()
+            steps.append('released')
+
+        thread = threading.Thread(target=worker)
+        thread.start()
+        self.clock.settle()
+        self.assertEqual(['started'], steps)
+        gate.set()
+        thread.join()
+        self.assertEqual(['started', 'released'], steps)
+
+    def test_every_thread_blocked_with_no_timer_is_a_deadlock(self):
+        first, second = threading.Event(), threading.Event()
+
+        def wait_for_first():
+            first.wait()
+            second.set()
+
+        thread = threading.Thread(target=wait_for_first, name='waiter')
+        thread.start()
+        error = self.assertRaises(nova_fixtures.DeadlockError, second.wait)
+        self.assertTrue(str(error).startswith(
+            'all 2 test thread(s) are blocked and no timer is pending:\n'),
+            str(error))
+        self.assertIn('  waiter: waiting on a lock made at ', str(error))
+        first.set()
+        thread.join()
+
+    def test_budget_exceeded_fails_the_test_thread(self):
+        error = self.assertRaises(nova_fixtures.ClockError, time.sleep,
+                                  7200)
+        self.assertEqual('virtual time budget of 3600 s exceeded: the next '
+                         'deadline is at 7200 s', str(error))
+
+
+class TestStallReport(testtools.TestCase):
+
+    def test_thread_blocked_in_a_socket_stalls_time_and_is_named(self):
+        clock = self.useFixture(nova_fixtures.ClockFixture(
+            max_real_stall=0.05))
+        left, right = socket.socketpair()
+        self.addCleanup(left.close)
+        self.addCleanup(right.close)
+        got = []
+        thread = threading.Thread(target=lambda: got.append(right.recv(1)),
+                                  name='socket-reader')
+        thread.start()
+        # NOTE(tests): a virtual wait that can't jump while the reader is
+        # in recv(); the real-time watchdog reports and sets the event.
+        self.assertTrue(clock.stalled.wait(3600))
+        self.assertEqual(0, clock.now())
+        report = clock.reports[0]
+        self.assertTrue(report.startswith(
+            'virtual time frozen at 0 s for 0.05 s of real time: a test '
+            'thread is not durably blocked:\n'), report)
+        self.assertIn('  socket-reader: running (not on an instrumented '
+                      'wait)', report)
+        left.send(b'x')
+        thread.join()
+        self.assertEqual([b'x'], got)
+
+
+class TestMisuse(testtools.TestCase):
+
+    def test_advance_refuses_negative_and_non_finite(self):
+        clock = self.useFixture(nova_fixtures.ClockFixture())
+        for bad in (-1, float('inf'), float('nan'), '5'):
+            error = self.assertRaises(ValueError, clock.advance, bad)
+            self.assertEqual(f'advance() needs a finite number of seconds '
+                             f'>= 0, got {bad!r}', str(error))
+
+    def test_nested_clocks_are_refused(self):
+        self.useFixture(nova_fixtures.ClockFixture())
+        error = self.assertRaises(Exception, nova_fixtures.ClockFixture()
+                                  .setUp)
+        first = error.args[0][1]
+        self.assertIsInstance(first, nova_fixtures.ClockError)
+        self.assertEqual("a ClockFixture is already active in this process; "
+                         "clocks don't nest", str(first))
+
+    def test_eventlet_patched_interpreter_is_refused(self):
+        from eventlet import patcher
+        patcher.already_patched['thread'] = True
+        self.addCleanup(patcher.already_patched.pop, 'thread')
+        error = self.assertRaises(Exception,
+                                  nova_fixtures.ClockFixture().setUp)
+        self.assertEqual("ClockFixture can't run under an eventlet-patched "
+                         "interpreter", str(error.args[0][1]))
+
+    def test_cleanup_restores_real_time_and_wakes_parked_threads(self):
+        clock = nova_fixtures.ClockFixture()
+        clock.setUp()
+        parked = threading.Thread(target=time.sleep, args=(3000,))
+        parked.start()
+        clock.settle()
+        clock.cleanUp()
+        parked.join()
+        self.assertLess(abs(time.monotonic() -
+                            clock_mod._REAL['monotonic']()), 1)
+        self.assertIs(threading.Lock, clock_mod._REAL_ALLOCATE)
+        self.assertIsNot(queue.SimpleQueue, queue._PySimpleQueue)

@@ -8,6 +8,7 @@ from nova_fixtures.cast_as_call import CastAsCallFixture
 from nova_fixtures.clock import ClockError
 from nova_fixtures.clock import ClockFixture
 from nova_fixtures.clock import DeadlockError
+from nova_fixtures.clock import io_wait
 from nova_fixtures.deployment import Deployment
 from nova_fixtures.eventlet_guard import EventletUsed
 from nova_fixtures.eventlet_guard import NoEventletFixture
@@ -52,5 +53,6 @@ __all__ = [
     'TransportLeftovers',
     'WSGIServiceFixture',
     'WSGIStartupError',
+    'io_wait',
     'scatter_gather',
 ]

@@ -18,7 +18,7 @@ from fake_transport import backend
 from nova_fixtures import _bubble
 from nova_fixtures import _state
 
-__all__ = ['ClockError', 'ClockFixture', 'DeadlockError']
+__all__ = ['ClockError', 'ClockFixture', 'DeadlockError', 'io_wait']
 
 LOG = logging.getLogger(__name__)
 
@@ -109,6 +109,31 @@ def _creation_site() -> str:
             return f'{name}:{frame.f_lineno}'
         frame = frame.f_back
     return ''
+
+
+@contextlib.contextmanager
+def io_wait() -> Iterator[None]:
+    """Count this test thread as blocked while it waits for I/O.
+
+    A thread in ``select``, ``accept`` or ``recv`` counts as running, which
+    stops time from jumping. Wrap a wait for I/O that another test thread
+    will answer (an HTTP request to a `WSGIServiceFixture`, its accept
+    loop) so that time can move meanwhile. No-op outside a `ClockFixture`.
+    """
+    bubble = _member()
+    if bubble is None:
+        yield
+        return
+    with bubble.mutex:
+        bubble.blocked += 1
+        bubble.progress += 1
+        bubble._maybe_advance()
+    try:
+        yield
+    finally:
+        with bubble.mutex:
+            bubble.blocked -= 1
+            bubble.progress += 1
 
 
 def _allocate_lock() -> Any:

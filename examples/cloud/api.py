@@ -7,7 +7,7 @@ import oslo_messaging
 
 def make_app(api_bus):
     """Return the WSGI app, talking to the conductor on ``api_bus``."""
-    conductor = api_bus.rpc_client('conductor', timeout=30)
+    conductor = api_bus.rpc_client('conductor', timeout=300)
     scheduler = api_bus.rpc_client('scheduler', timeout=30)
 
     def respond(start_response, status, body):
@@ -41,6 +41,9 @@ def make_app(api_bus):
                                    {'error': 'no such server'})
                 raise
             return respond(start_response, '200 OK', server)
+        if method == 'GET' and parts == ['servers']:
+            return respond(start_response, '200 OK',
+                           conductor.call({}, 'list_servers'))
         if method == 'GET' and parts == ['hosts']:
             return respond(start_response, '200 OK',
                            scheduler.call({}, 'list_hosts'))

@@ -53,6 +53,10 @@ class ComputeManager(periodic_task.PeriodicTasks):
             except KeyError:
                 raise InstanceNotFound(server_id)
 
+    def list_instances(self, ctxt):
+        with self._lock:
+            return sorted(self.instances)
+
     def get_usage(self, ctxt):
         with self._lock:
             return {'host': self.host, 'used': len(self.instances),

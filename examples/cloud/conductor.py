@@ -5,6 +5,10 @@ import uuid
 
 import oslo_messaging
 
+import nova_fixtures
+
+CELL_TIMEOUT = 60
+
 
 class ServerNotFound(Exception):
     pass
@@ -23,6 +27,7 @@ class ConductorManager:
 
     def __init__(self, api_bus, cell_buses):
         self._scheduler = api_bus.rpc_client('scheduler')
+        self._hosts = self._scheduler
         self._cells = {name: bus for name, bus in cell_buses.items()}
         self._placements = {}
         self._lock = threading.Lock()
@@ -47,6 +52,27 @@ class ConductorManager:
             self._placements[server_id] = where
         self._compute(where['cell'], where['host']).cast(
             ctxt, 'build', server_id=server_id, name=name)
+
+    def _list_cell(self, cell, hosts):
+        servers = []
+        for host in hosts:
+            servers.extend(self._compute(cell, host).prepare(
+                timeout=CELL_TIMEOUT * 2).call({}, 'list_instances'))
+        return sorted(servers)
+
+    def list_servers(self, ctxt):
+        """Every server, per cell; a cell that doesn't answer in time is
+        reported as such (Nova's scatter_gather_cells)."""
+        by_cell = {}
+        for host, info in self._hosts.call(ctxt, 'list_hosts').items():
+            by_cell.setdefault(info['cell'], []).append(host)
+        results = nova_fixtures.scatter_gather(
+            sorted(self._cells), lambda cell: self._list_cell(
+                cell, sorted(by_cell.get(cell, []))), CELL_TIMEOUT)
+        return {cell: ('did not respond'
+                       if result is nova_fixtures.DID_NOT_RESPOND
+                       else result)
+                for cell, result in results.items()}
 
     def get_server(self, ctxt, server_id):
         with self._lock:

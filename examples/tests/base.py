@@ -13,6 +13,7 @@ class CloudTestCase(nova_fixtures.TestCase):
     """Boots the cloud; with DEMO_STATS_DIR set, records what it did."""
 
     USE_TRANSPORT = False  # the Deployment brings its own buses
+    USE_CLOCK = True  # timeouts, heartbeats and polls on virtual time
 
     def setUp(self):
         super().setUp()

@@ -4,6 +4,7 @@ import json
 import urllib.error
 import urllib.request
 
+import nova_fixtures
 import oslo_messaging
 
 from examples.tests import base
@@ -14,9 +15,12 @@ def http(method, url, body=None):
     request = urllib.request.Request(url, data=data, method=method,
                                      headers={'Content-Type':
                                               'application/json'})
+    # NOTE(example): io_wait lets a virtual clock move while this thread
+    # waits for the API's answer (no-op without a ClockFixture).
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
+        with nova_fixtures.io_wait():
+            with urllib.request.urlopen(request, timeout=300) as response:
+                return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read())
 
@@ -52,15 +56,26 @@ class TestServers(base.CloudTestCase):
         status, body = http('GET', self.cloud.url + '/servers/nope')
         self.assertEqual((404, {'error': 'no such server'}), (status, body))
 
-    def test_a_full_compute_puts_the_extra_server_in_error(self):
-        ids = [self.create(f'fill-{i}', cell='cell2') for i in range(5)]
+    def test_a_fifth_server_on_a_four_slot_compute_never_runs(self):
+        # NOTE(example): two schedulers track free slots from heartbeats,
+        # so the fifth request is refused by a scheduler that knows c3 is
+        # full (409) or by c3 itself (the server goes to error), depending
+        # on when the heartbeats land; never does it run.
+        for i in range(4):
+            self.create(f'fill-{i}', cell='cell2')
         notes = self.notes['cell2']
         notes.wait_for('instance.create.end', count=4)
-        [failed] = notes.wait_for('instance.create.error')
-        self.assertIn(failed.payload['id'], ids)
-        url = f"{self.cloud.url}/servers/{failed.payload['id']}"
-        status, server = http('GET', url)
-        self.assertEqual((200, 'error'), (status, server['state']))
+        status, body = http('POST', self.cloud.url + '/servers',
+                            {'name': 'fifth', 'cell': 'cell2'})
+        if status == 409:
+            self.assertEqual({'error': 'NoValidHost'}, body)
+        else:
+            self.assertEqual(202, status)
+            [failed] = notes.wait_for('instance.create.error')
+            self.assertEqual(body['id'], failed.payload['id'])
+            url = f"{self.cloud.url}/servers/{body['id']}"
+            self.assertEqual('error', http('GET', url)[1]['state'])
+        self.assertEqual(4, len(notes.of_type('instance.create.end')))
 
     def test_no_room_anywhere_is_a_conflict(self):
         status, body = http('POST', self.cloud.url + '/servers',
@@ -121,3 +136,29 @@ class TestFailures(base.CloudTestCase):
         client = cell1.rpc_client('compute', server='c3', timeout=0.1)
         self.assertRaises(oslo_messaging.MessagingTimeout,
                           client.call, {}, 'get_usage')
+
+
+class TestHungCell(base.CloudTestCase):
+    """A cell whose compute stops answering, on the virtual clock: the
+    listing returns after the 60 s cell timeout, in milliseconds."""
+
+    def test_listing_reports_a_hung_cell_as_not_responding(self):
+        status, body = http('POST', self.cloud.url + '/servers',
+                            {'name': 'a', 'cell': 'cell1'})
+        self.notes['cell1'].wait_for('instance.create.end')
+        self.cloud.deployment.bus('cell2').broker.take_down('c3')
+        start = self.clock.now()
+        status, listing = http('GET', self.cloud.url + '/servers')
+        self.assertEqual(200, status)
+        self.assertEqual({'cell1': [body['id']], 'cell2': 'did not respond'},
+                         listing)
+        # NOTE(example): 60 s of cell timeout, plus at most a heartbeat
+        # period the clock may jump while the request crosses the socket.
+        elapsed = self.clock.now() - start
+        self.assertTrue(60 <= elapsed < 61, elapsed)
+        self.cloud.deployment.bus('cell2').broker.bring_up('c3')
+
+    def test_listing_with_every_cell_up(self):
+        status, listing = http('GET', self.cloud.url + '/servers')
+        self.assertEqual((200, {'cell1': [], 'cell2': []}),
+                         (status, listing))

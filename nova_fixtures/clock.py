@@ -56,7 +56,7 @@ def _member() -> _bubble.Bubble | None:
 
 def _v_monotonic() -> float:
     bubble = _member()
-    if bubble is not None:
+    if bubble is not None and bubble.virtual:
         return _mono0 + bubble.now
     offset = _retired.get(_thread.get_ident())
     real = _REAL['monotonic']()
@@ -69,7 +69,7 @@ def _v_monotonic_ns() -> int:
 
 def _v_time() -> float:
     bubble = _member()
-    if bubble is not None:
+    if bubble is not None and bubble.virtual:
         return _wall0 + bubble.now
     offset = _retired.get(_thread.get_ident())
     real = _REAL['time']()
@@ -100,15 +100,7 @@ _VIRTUAL = {
 
 
 def _creation_site() -> str:
-    frame = sys._getframe(2)
-    for _ in range(6):
-        if frame is None:
-            break
-        name = frame.f_code.co_filename
-        if not name.endswith(('threading.py', 'queue.py')):
-            return f'{name}:{frame.f_lineno}'
-        frame = frame.f_back
-    return ''
+    return _bubble.site_of(sys._getframe(2))
 
 
 @contextlib.contextmanager
@@ -136,11 +128,78 @@ def io_wait() -> Iterator[None]:
             bubble.progress += 1
 
 
+_WAIT_CODE = threading.Condition.wait.__code__
+
+
 def _allocate_lock() -> Any:
     bubble = _member()
     if bubble is None:
         return _REAL_ALLOCATE()
-    return _bubble.VLock(bubble, _creation_site())
+    waiter = sys._getframe(1).f_code is _WAIT_CODE
+    return _bubble.VLock(bubble, _creation_site(),
+                         'waiter' if waiter else 'mutex')
+
+
+def install_threading(fixture: fixtures.Fixture,
+                      bubble: _bubble.Bubble) -> None:
+    """Make ``bubble`` current and hook ``threading`` for it, until the
+    cleanup of ``fixture``: thread membership (``Thread.start``/``join``),
+    VLocks for locks made by members (``Lock``, ``_allocate_lock``,
+    ``RLock`` via ``_PyRLock``), pure-Python ``queue.SimpleQueue``."""
+    global _current
+    real_start = threading.Thread.start
+    real_join = threading.Thread.join
+
+    def start(thread: threading.Thread) -> None:
+        if _member() is not bubble:
+            return real_start(thread)
+        real_run = thread.run
+        thread._nf_done = threading.Event()  # type: ignore
+        done = thread._nf_done  # type: ignore
+
+        def run() -> None:
+            bubble.enter(thread.name)
+            try:
+                real_run()
+            finally:
+                done.set()
+                bubble.leave()
+                _retired.pop(_thread.get_ident(), None)
+
+        thread.run = run  # type: ignore[method-assign]
+        bubble.expect_member()
+        try:
+            real_start(thread)
+        except BaseException:
+            bubble.cancel_expected()
+            raise
+
+    def join(thread: threading.Thread, timeout: float | None = None) -> None:
+        done = getattr(thread, '_nf_done', None)
+        if done is not None and _member() is bubble:
+            if not done.wait(timeout):
+                return
+            timeout = None
+        real_join(thread, timeout)
+
+    with bubble.mutex:
+        bubble.members[_thread.get_ident()] = threading.current_thread().name
+    _current = bubble
+    fixture.addCleanup(_forget, bubble)
+    for target, value in (
+            ('threading.Thread.start', start),
+            ('threading.Thread.join', join),
+            ('threading._allocate_lock', _allocate_lock),
+            ('threading.Lock', _allocate_lock),
+            ('threading._CRLock', None),
+            ('queue.SimpleQueue', queue._PySimpleQueue)):  # type: ignore
+        fixture.useFixture(fixtures.MonkeyPatch(target, value))
+
+
+def _forget(bubble: _bubble.Bubble) -> None:
+    global _current
+    if _current is bubble:
+        _current = None
 
 
 class ClockFixture(_state.GuardedFixture):
@@ -203,7 +262,7 @@ class ClockFixture(_state.GuardedFixture):
     # Setup and teardown ------------------------------------------------------
 
     def _setUp(self) -> None:
-        global _current, _mono0, _wall0
+        global _mono0, _wall0
         patcher = sys.modules.get('eventlet.patcher')
         if patcher is not None and getattr(patcher, 'already_patched', None):
             raise ClockError(
@@ -212,26 +271,26 @@ class ClockFixture(_state.GuardedFixture):
         if backend.eventlet_backend_selected():
             raise ClockError(backend.EVENTLET_BACKEND_MESSAGE)
         if _current is not None:
+            if not _current.virtual:
+                raise ClockError(
+                    'a DeadlockFixture is active; set up the ClockFixture '
+                    'before it')
             raise ClockError(
                 'a ClockFixture is already active in this process; clocks '
                 "don't nest")
-        bubble = _bubble.Bubble(self.autojump, self.max_virtual)
+        bubble = _bubble.Bubble(True, self.autojump, self.max_virtual)
         self.bubble = bubble
         self.addDetail('nova-fixtures:clock', _state.lazy_text(self.render))
         self._start_watchdog()
         _mono0 = _REAL['monotonic']()
         _wall0 = (self.start_wall if self.start_wall is not None
                   else _REAL['time']())
-        bubble.add_member(_thread.get_ident(),
-                          threading.current_thread().name)
-        _current = bubble
         self.addCleanup(self._close)
         self._patch_time()
-        self._patch_threading()
+        install_threading(self, bubble)
         self._ready()
 
     def _close(self) -> None:
-        global _current
         bubble = self.bubble
         with bubble.mutex:
             # NOTE(clock): the test is over: time runs out for every wait
@@ -245,7 +304,7 @@ class ClockFixture(_state.GuardedFixture):
                 if ident != bubble.root:
                     _retired[ident] = (mono, wall)
         bubble.close()
-        _current = None
+        _forget(bubble)
         if bubble.failure is not None and not bubble.failure_delivered:
             raise bubble.failure
 
@@ -271,53 +330,6 @@ class ClockFixture(_state.GuardedFixture):
                 name = originals.get(id(value))
                 if name is not None and value is _REAL[name]:
                     namespace[attr] = _VIRTUAL[name]
-
-    def _patch_threading(self) -> None:
-        bubble = self.bubble
-        real_start = threading.Thread.start
-        real_join = threading.Thread.join
-
-        def start(thread: threading.Thread) -> None:
-            if _member() is not bubble:
-                return real_start(thread)
-            real_run = thread.run
-            thread._nf_done = threading.Event()  # type: ignore
-            done = thread._nf_done  # type: ignore
-
-            def run() -> None:
-                bubble.enter(thread.name)
-                try:
-                    real_run()
-                finally:
-                    done.set()
-                    bubble.leave()
-                    _retired.pop(_thread.get_ident(), None)
-
-            thread.run = run  # type: ignore[method-assign]
-            bubble.expect_member()
-            try:
-                real_start(thread)
-            except BaseException:
-                bubble.cancel_expected()
-                raise
-
-        def join(thread: threading.Thread,
-                 timeout: float | None = None) -> None:
-            done = getattr(thread, '_nf_done', None)
-            if done is not None and _member() is bubble:
-                if not done.wait(timeout):
-                    return
-                timeout = None
-            real_join(thread, timeout)
-
-        for target, value in (
-                ('threading.Thread.start', start),
-                ('threading.Thread.join', join),
-                ('threading._allocate_lock', _allocate_lock),
-                ('threading.Lock', _allocate_lock),
-                ('threading._CRLock', None),
-                ('queue.SimpleQueue', queue._PySimpleQueue)):  # type: ignore
-            self.useFixture(fixtures.MonkeyPatch(target, value))
 
     def _start_watchdog(self) -> None:
         # NOTE(clock): made before anything is patched, so it is not a

@@ -258,9 +258,11 @@ class TestSettleHoldAndReports(ClockTestCase):
         thread.start()
         error = self.assertRaises(nova_fixtures.DeadlockError, second.wait)
         self.assertTrue(str(error).startswith(
-            'all 2 test thread(s) are blocked and no timer is pending:\n'),
+            'all 2 test thread(s) are blocked and nothing can wake them:\n'),
             str(error))
-        self.assertIn('  waiter: waiting on a lock made at ', str(error))
+        self.assertIn('  "waiter" waits at ', str(error))
+        self.assertIn('test_clock.py:254 (Condition, Event or queue)\n',
+                      str(error))
         first.set()
         thread.join()
 
@@ -291,8 +293,8 @@ class TestStallReport(testtools.TestCase):
         self.assertTrue(report.startswith(
             'virtual time frozen at 0 s for 0.05 s of real time: a test '
             'thread is not durably blocked:\n'), report)
-        self.assertIn('  socket-reader: running (not on an instrumented '
-                      'wait)', report)
+        self.assertIn('  "socket-reader" is running (not on an '
+                      'instrumented wait)', report)
         left.send(b'x')
         thread.join()
         self.assertEqual([b'x'], got)

@@ -9,6 +9,8 @@ from nova_fixtures.clock import ClockError
 from nova_fixtures.clock import ClockFixture
 from nova_fixtures.clock import DeadlockError
 from nova_fixtures.clock import io_wait
+from nova_fixtures.deadlock import DeadlockFixture
+from nova_fixtures.deadlock import LockOrderError
 from nova_fixtures.deployment import Deployment
 from nova_fixtures.eventlet_guard import EventletUsed
 from nova_fixtures.eventlet_guard import NoEventletFixture
@@ -36,9 +38,11 @@ __all__ = [
     'ClockFixture',
     'DID_NOT_RESPOND',
     'DeadlockError',
+    'DeadlockFixture',
     'Deployment',
     'EventletUsed',
     'FixtureNotReady',
+    'LockOrderError',
     'NoEventletFixture',
     'NotificationFixture',
     'NotificationListenerFixture',

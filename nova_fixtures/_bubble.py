@@ -66,6 +66,24 @@ def site_of(frame: Any) -> str:
     return f'{frame.f_code.co_filename}:{frame.f_lineno}'
 
 
+def class_of(frame: Any) -> str:
+    """``file:line:column`` of the innermost frame that is not plumbing.
+
+    The column tells apart two locks made on one line (``a, b = Lock(),
+    Lock()``), which lockdep must not merge into one class.
+    """
+    while frame is not None and _plumbing(frame.f_code.co_filename):
+        frame = frame.f_back
+    if frame is None:
+        return '?'
+    column = 0
+    positions = list(frame.f_code.co_positions())
+    index = frame.f_lasti // 2
+    if 0 <= index < len(positions) and positions[index][2] is not None:
+        column = positions[index][2]
+    return f'{frame.f_code.co_filename}:{frame.f_lineno}:{column}'
+
+
 def trimmed_stack(frame: Any, limit: int = 8) -> list[str]:
     """The stack of ``frame`` without plumbing frames, innermost last."""
     entries = [e for e in traceback.extract_stack(frame)
@@ -479,8 +497,8 @@ class VLock:
                     return True
                 if not blocking or timeout == 0:
                     return False
-                if tracked and member:
-                    if self.owner == me and timeout < 0:
+                if tracked and member and timeout < 0:
+                    if self.owner == me:
                         error = DeadlockError(
                             f'self-deadlock: "{bubble.name(me)}" acquires '
                             f'the lock made at {self.site or "?"} again, '

@@ -136,8 +136,11 @@ def _allocate_lock() -> Any:
     if bubble is None:
         return _REAL_ALLOCATE()
     waiter = sys._getframe(1).f_code is _WAIT_CODE
-    return _bubble.VLock(bubble, _creation_site(),
+    lock = _bubble.VLock(bubble, _creation_site(),
                          'waiter' if waiter else 'mutex')
+    if bubble.detect and not waiter:
+        lock.lock_class = _bubble.class_of(sys._getframe(1))
+    return lock
 
 
 def install_threading(fixture: fixtures.Fixture,

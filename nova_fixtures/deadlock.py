@@ -1,0 +1,200 @@
+"""DeadlockFixture: wait-for cycles, all-blocked, lock order, self-deadlock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import threading
+import time
+from typing import Any, Iterator
+
+import fixtures
+
+from fake_transport import backend
+from nova_fixtures import _bubble
+from nova_fixtures import _lockdep
+from nova_fixtures import _state
+from nova_fixtures import clock
+
+__all__ = ['DeadlockError', 'DeadlockFixture', 'LockOrderError']
+
+DeadlockError = _bubble.DeadlockError
+
+
+class LockOrderError(AssertionError):
+    """Locks were taken in inconsistent orders (a possible deadlock)."""
+
+
+class DeadlockFixture(_state.GuardedFixture):
+    """Detect deadlocks among the test's threads and report them.
+
+    Instruments the locks made by the test's threads (the thread that set
+    the fixture up and every thread started from one, transitively), in
+    real time or, set up after a `ClockFixture`, on its virtual time. Caution:
+    patches ``threading`` process-wide while active (as `ClockFixture`
+    does) and ``oslo_concurrency.lockutils.lock`` when oslo.concurrency is
+    installed. Locks made before the fixture are not seen.
+
+    * A wait-for cycle over owned locks (``Lock``, ``RLock``, lockutils
+      named locks) is detected the moment it closes: the thread closing it
+      gets `DeadlockError`, whose text says, for each thread in the cycle,
+      ``"<thread>" waits for <lock, where it was made>, held by "<thread>"
+      (acquired at <where>)``, then what each holds and a stack trimmed of
+      runner and library frames.
+    * Every test thread blocked and nothing able to wake them (Events,
+      Conditions, queues, with no timed wait pending): the test thread gets
+      `DeadlockError` listing each thread and where it waits.
+    * Taking a non-reentrant lock it already holds: `DeadlockError` at once.
+    * With ``lockdep``, lock-order inversions (A then B on one path, B then
+      A on another), even when this run did not deadlock, once per pair,
+      with the stack of each order's first sighting; ``on_inversion='fail'``
+      fails the test at cleanup (`LockOrderError`), ``'record'`` only
+      reports.
+
+    Reports are attached as the detail ``nova-fixtures:deadlocks``, and a
+    test in which a deadlock was detected fails at cleanup even if the
+    thread that got the error swallowed it. At cleanup, threads still
+    waiting on a lock get `DeadlockError` so that they unwind and the
+    process can exit.
+
+    :param lockdep: check lock order.
+    :param on_inversion: ``'fail'`` or ``'record'``.
+
+    Example::
+
+        self.useFixture(DeadlockFixture())
+    """
+
+    def __init__(self, lockdep: bool = True,
+                 on_inversion: str = 'fail',
+                 unwind_timeout: float = 5.0) -> None:
+        super().__init__()
+        if on_inversion not in ('fail', 'record'):
+            raise ValueError(
+                f"on_inversion must be 'fail' or 'record', got "
+                f"{on_inversion!r}")
+        self.lockdep = lockdep
+        self.on_inversion = on_inversion
+        self.unwind_timeout = unwind_timeout
+
+    def _setUp(self) -> None:
+        patcher = sys.modules.get('eventlet.patcher')
+        if patcher is not None and getattr(patcher, 'already_patched', None):
+            raise DeadlockError(
+                "DeadlockFixture can't run under an eventlet-patched "
+                "interpreter")
+        if backend.eventlet_backend_selected():
+            raise DeadlockError(backend.EVENTLET_BACKEND_MESSAGE)
+        current = clock._current
+        if current is not None and current.detect:
+            raise DeadlockError(
+                "a DeadlockFixture is already active; they don't nest")
+        self._own = current is None
+        if self._own:
+            bubble = _bubble.Bubble(virtual=False)
+        else:
+            assert current is not None
+            bubble = current
+        self.bubble = bubble
+        self.addDetail('nova-fixtures:deadlocks',
+                       _state.lazy_text(self.render))
+        self.addCleanup(self._finish)
+        if self._own:
+            clock.install_threading(self, bubble)
+        with bubble.mutex:
+            bubble.lockdep = _lockdep.LockGraph() if self.lockdep else None
+            bubble.detect = True
+        self._patch_lockutils()
+        self._ready()
+
+    @property
+    def deadlocks(self) -> list[str]:
+        """The deadlock reports so far."""
+        return list(self.bubble.deadlocks)
+
+    @property
+    def inversions(self) -> list[str]:
+        """The lock-order reports so far."""
+        graph = self.bubble.lockdep
+        return list(graph.reports) if graph is not None else []
+
+    def render(self) -> str:
+        return '\n\n'.join(self.deadlocks + self.inversions)
+
+    def _finish(self) -> None:
+        bubble = self.bubble
+        members = set(bubble.members) - {bubble.root}
+        bubble.close(abandon=True)
+        deadline = time.monotonic() + self.unwind_timeout
+        for thread in threading.enumerate():
+            if thread.ident in members:
+                thread.join(max(0.0, deadline - time.monotonic()))
+        with bubble.mutex:
+            bubble.detect = False
+            bubble.abandoning = False
+            inversions = list(bubble.lockdep.reports) if bubble.lockdep \
+                else []
+            bubble.lockdep = None
+            deadlocks = list(bubble.deadlocks)
+            if self._own:
+                bubble.active = False
+            else:
+                bubble.active = True
+        if deadlocks:
+            raise DeadlockError('\n\n'.join(deadlocks))
+        if inversions and self.on_inversion == 'fail':
+            raise LockOrderError('\n\n'.join(inversions))
+
+    def _patch_lockutils(self) -> None:
+        try:
+            from oslo_concurrency import lockutils
+        except ImportError:
+            return
+        real_lock = lockutils.lock
+        bubble = self.bubble
+
+        @contextlib.contextmanager
+        def lock(name: str, *args: Any, **kwargs: Any) -> Iterator[Any]:
+            me = _bubble.get_ident()
+            if not (bubble.detect and bubble.active and
+                    me in bubble.members):
+                with real_lock(name, *args, **kwargs) as taken:
+                    yield taken
+                return
+            caller = sys._getframe(1)
+            site = _bubble.site_of(caller)
+            with bubble.mutex:
+                bubble.note_acquire(
+                    me, name, site, True,
+                    lambda: '\n'.join(_bubble.trimmed_stack(caller)))
+                if bubble.named_owner.get(name) == me:
+                    error = DeadlockError(
+                        f'self-deadlock: "{bubble.name(me)}" takes '
+                        f'{bubble.lock_desc(name)} again, at {site}, while '
+                        f'holding it (not re-entrant)')
+                    bubble.deadlocks.append(str(error))
+                    raise error
+                chain = bubble.find_cycle(me, name)
+                if chain:
+                    raise bubble.cycle_error(chain)
+                bubble.named_waiting[me] = (name, site)
+            try:
+                with real_lock(name, *args, **kwargs) as taken:
+                    with bubble.mutex:
+                        bubble.named_waiting.pop(me, None)
+                        bubble.named_owner[name] = me
+                        bubble.note_held(me, name, site)
+                    try:
+                        yield taken
+                    finally:
+                        with bubble.mutex:
+                            if bubble.named_owner.get(name) == me:
+                                del bubble.named_owner[name]
+                            bubble.note_released(me, name)
+            finally:
+                with bubble.mutex:
+                    bubble.named_waiting.pop(me, None)
+
+        self.useFixture(fixtures.MonkeyPatch(
+            'oslo_concurrency.lockutils.lock', lock))

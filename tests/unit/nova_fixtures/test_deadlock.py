@@ -1,0 +1,299 @@
+"""DeadlockFixture on small deliberate deadlocks, reports asserted exactly.
+"""
+
+import sys
+import threading
+import uuid
+
+from oslo_concurrency import lockutils
+import testtools
+
+import nova_fixtures
+
+HERE = __file__
+
+
+def line_here():
+    """The line of the caller's next line."""
+    return sys._getframe(1).f_lineno + 1
+
+
+class Runner:
+    """Runs functions on named threads and keeps what they raised."""
+
+    def __init__(self):
+        self.errors = {}
+        self.threads = []
+
+    def start(self, name, fn):
+        def run():
+            try:
+                fn()
+            except nova_fixtures.DeadlockError as exc:
+                self.errors[name] = exc
+
+        thread = threading.Thread(target=run, name=name)
+        self.threads.append(thread)
+        thread.start()
+
+    def join(self):
+        for thread in self.threads:
+            thread.join()
+
+
+class DeadlockTestCase(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(nova_fixtures.ThreadLeakFixture())
+        self.fixture = nova_fixtures.DeadlockFixture()
+        self.fixture.setUp()
+        self.finished = False
+        self.addCleanup(self.finish_quietly)
+
+    def finish_quietly(self):
+        if not self.finished:
+            self.finished = True
+            try:
+                self.fixture.cleanUp()
+            except (nova_fixtures.DeadlockError,
+                    nova_fixtures.LockOrderError):
+                pass
+
+    def finish(self):
+        self.finished = True
+        return self.fixture.cleanUp
+
+
+class TestWaitForCycles(DeadlockTestCase):
+
+    def test_two_lock_cycle_is_reported_like_a_thread_dump(self):
+        line_a = line_here()
+        lock_a = threading.Lock()
+        line_b = line_here()
+        lock_b = threading.Lock()
+        barrier = threading.Barrier(2)
+        sites = {}
+
+        def one():
+            sites['one'] = line_here()
+            with lock_a:
+                barrier.wait()
+                with lock_b:
+                    pass
+
+        def two():
+            sites['two'] = line_here()
+            with lock_b:
+                barrier.wait()
+                with lock_a:
+                    pass
+
+        runner = Runner()
+        runner.start('T1', one)
+        runner.start('T2', two)
+        runner.join()
+        self.assertEqual(1, len(runner.errors), runner.errors)
+        [report] = [str(e) for e in runner.errors.values()]
+        self.assertTrue(report.startswith(
+            'deadlock: a cycle of 2 thread(s) waiting for each other:\n'),
+            report)
+        self.assertIn(
+            f'  "T1" waits for lock made at {HERE}:{line_b}, held by "T2" '
+            f'(acquired at {HERE}:{sites["two"]})', report)
+        self.assertIn(
+            f'  "T2" waits for lock made at {HERE}:{line_a}, held by "T1" '
+            f'(acquired at {HERE}:{sites["one"]})', report)
+        self.assertIn(f'    holds lock made at {HERE}:{line_a} (acquired '
+                      f'at {HERE}:{sites["one"]})', report)
+        self.assertNotIn('/threading.py', report)
+        self.assertNotIn('/testtools/', report)
+        error = self.assertRaises(nova_fixtures.DeadlockError, self.finish())
+        self.assertIn(report, str(error))
+
+    def test_three_thread_cycle(self):
+        locks = [threading.Lock() for _ in range(3)]
+        barrier = threading.Barrier(3)
+
+        def take(i):
+            def body():
+                with locks[i]:
+                    barrier.wait()
+                    with locks[(i + 1) % 3]:
+                        pass
+            return body
+
+        runner = Runner()
+        for i in range(3):
+            runner.start(f'T{i}', take(i))
+        runner.join()
+        [report] = [str(e) for e in runner.errors.values()]
+        self.assertTrue(report.startswith(
+            'deadlock: a cycle of 3 thread(s) waiting for each other:\n'),
+            report)
+        for i in range(3):
+            self.assertIn(f'  "T{i}" waits for lock made at ', report)
+            self.assertIn(f', held by "T{(i + 1) % 3}" (acquired at ',
+                          report)
+        self.assertRaises(nova_fixtures.DeadlockError, self.finish())
+
+    def test_lockutils_named_locks_in_a_cycle(self):
+        names = [f'instance-{uuid.uuid4()}', 'compute_resources']
+        barrier = threading.Barrier(2)
+
+        def take(first, second):
+            def body():
+                with lockutils.lock(first):
+                    barrier.wait()
+                    with lockutils.lock(second):
+                        pass
+            return body
+
+        runner = Runner()
+        runner.start('T1', take(names[0], names[1]))
+        runner.start('T2', take(names[1], names[0]))
+        runner.join()
+        [report] = [str(e) for e in runner.errors.values()]
+        self.assertIn(f'  "T1" waits for lockutils lock "{names[1]}", held '
+                      f'by "T2"', report)
+        self.assertIn(f'  "T2" waits for lockutils lock "{names[0]}", held '
+                      f'by "T1"', report)
+        self.assertRaises(nova_fixtures.DeadlockError, self.finish())
+
+
+class TestOtherDeadlocks(DeadlockTestCase):
+
+    def test_event_event_all_blocked(self):
+        first, second = threading.Event(), threading.Event()
+
+        def waiter():
+            first.wait()
+            second.set()
+
+        thread = threading.Thread(target=waiter, name='waiter')
+        thread.start()
+        line = line_here()
+        error = self.assertRaises(nova_fixtures.DeadlockError, second.wait)
+        self.assertTrue(str(error).startswith(
+            'all 2 test thread(s) are blocked and nothing can wake them:\n'),
+            str(error))
+        self.assertIn(f'  "MainThread" waits at {HERE}:{line} (Condition, '
+                      f'Event or queue)', str(error))
+        first.set()
+        thread.join()
+        self.assertRaises(nova_fixtures.DeadlockError, self.finish())
+
+    def test_self_deadlock_is_reported_at_once(self):
+        line_made = line_here()
+        lock = threading.Lock()
+        lock.acquire()
+        line = line_here()
+        error = self.assertRaises(nova_fixtures.DeadlockError, lock.acquire)
+        self.assertEqual(
+            f'self-deadlock: "MainThread" acquires the lock made at '
+            f'{HERE}:{line_made} again, at {HERE}:{line}, while holding it '
+            f'(not re-entrant)', str(error))
+        lock.release()
+        self.assertRaises(nova_fixtures.DeadlockError, self.finish())
+
+    def test_rlock_reentry_and_timed_reacquire_are_fine(self):
+        rlock = threading.RLock()
+        with rlock:
+            with rlock:
+                pass
+        lock = threading.Lock()
+        lock.acquire()
+        self.assertFalse(lock.acquire(timeout=0.01))
+        lock.release()
+        self.finish()()
+
+
+class TestLockOrder(DeadlockTestCase):
+
+    def test_lockutils_inversion_that_never_deadlocks(self):
+        instance = f'instance-{uuid.uuid4()}'
+        first = line_here()
+        with lockutils.lock('compute_resources'):
+            with lockutils.lock(instance):
+                pass
+        second = line_here()
+        with lockutils.lock(instance):
+            with lockutils.lock('compute_resources'):
+                pass
+        [report] = self.fixture.inversions
+        self.assertTrue(report.startswith(
+            f'possible circular locking dependency: '
+            f'lockutils:compute_resources is taken while holding '
+            f'lockutils:{instance}, but lockutils:compute_resources -> '
+            f'lockutils:{instance} was taken before\n'), report)
+        self.assertIn(f'{HERE}:{first + 1} in '
+                      f'test_lockutils_inversion_that_never_deadlocks', report)
+        self.assertIn(f'{HERE}:{second + 1} in '
+                      f'test_lockutils_inversion_that_never_deadlocks', report)
+        error = self.assertRaises(nova_fixtures.LockOrderError,
+                                  self.finish())
+        self.assertEqual(report, str(error))
+
+    def test_each_inversion_is_reported_once(self):
+        a, b = threading.Lock(), threading.Lock()
+        for _ in range(3):
+            with a:
+                with b:
+                    pass
+            with b:
+                with a:
+                    pass
+        self.assertEqual(1, len(self.fixture.inversions))
+        self.assertRaises(nova_fixtures.LockOrderError, self.finish())
+
+    def test_record_mode_only_records(self):
+        self.finish_quietly()
+        fixture = nova_fixtures.DeadlockFixture(on_inversion='record')
+        with fixture:
+            a, b = threading.Lock(), threading.Lock()
+            with a, b:
+                pass
+            with b, a:
+                pass
+            self.assertEqual(1, len(fixture.inversions))
+
+
+class TestMisuse(testtools.TestCase):
+
+    def test_bad_mode(self):
+        error = self.assertRaises(ValueError, nova_fixtures.DeadlockFixture,
+                                  on_inversion='explode')
+        self.assertEqual("on_inversion must be 'fail' or 'record', got "
+                         "'explode'", str(error))
+
+    def test_nested_is_refused(self):
+        self.useFixture(nova_fixtures.DeadlockFixture())
+        error = self.assertRaises(Exception,
+                                  nova_fixtures.DeadlockFixture().setUp)
+        self.assertEqual("a DeadlockFixture is already active; they don't "
+                         "nest", str(error.args[0][1]))
+
+
+class TestUnderTheClock(testtools.TestCase):
+
+    def test_cycle_detected_on_virtual_time_too(self):
+        self.useFixture(nova_fixtures.ClockFixture())
+        fixture = nova_fixtures.DeadlockFixture()
+        fixture.setUp()
+        a, b = threading.Lock(), threading.Lock()
+        barrier = threading.Barrier(2)
+
+        def take(first, second):
+            def body():
+                with first:
+                    barrier.wait()
+                    with second:
+                        pass
+            return body
+
+        runner = Runner()
+        runner.start('T1', take(a, b))
+        runner.start('T2', take(b, a))
+        runner.join()
+        self.assertEqual(1, len(runner.errors))
+        self.assertRaises(nova_fixtures.DeadlockError, fixture.cleanUp)

@@ -52,9 +52,15 @@ class DeadlockError(RuntimeError):
     """Test threads wait for each other, or for nothing that can happen."""
 
 
+_plumbing_cache: dict[str, bool] = {}
+
+
 def _plumbing(filename: str) -> bool:
-    return filename.startswith(_PACKAGE) or any(
-        p in filename for p in _PLUMBING)
+    known = _plumbing_cache.get(filename)
+    if known is None:
+        known = _plumbing_cache[filename] = filename.startswith(
+            _PACKAGE) or any(p in filename for p in _PLUMBING)
+    return known
 
 
 def site_of(frame: Any) -> str:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import fixtures
 from oslotest import base
+import testtools.content
 
 from nova_fixtures import clock as clock_mod
+from nova_fixtures import deadlock
 from nova_fixtures import eventlet_guard
+from nova_fixtures import hang
 from nova_fixtures import services
 from nova_fixtures import threads
 from nova_fixtures import transport as transport_mod
@@ -28,6 +32,12 @@ class TestCase(base.BaseTestCase):
     * ``USE_CLOCK = True`` adds ``self.clock``, a `ClockFixture` set up
       before the bus, so services and executors made in the test run on
       virtual time.
+    * ``DETECT_DEADLOCKS = True`` adds ``self.deadlocks``, a
+      `DeadlockFixture` (after the clock, before the bus).
+    * a hang report on ``OS_TEST_TIMEOUT`` (detail
+      ``nova-fixtures:hang-report``): every thread's stack, the locks test
+      threads hold and wait for, the messages in flight on every bus the
+      test registered (``self.buses``), the clock; taken before cleanups.
     * ``FAIL_ON_UNCONSUMED = True`` fails a test that leaves messages
       nobody consumed on ``self.bus``.
 
@@ -44,18 +54,30 @@ class TestCase(base.BaseTestCase):
     FORBID_EVENTLET = True
     FAIL_ON_UNCONSUMED = False
     USE_CLOCK = False
+    DETECT_DEADLOCKS = False
 
     def setUp(self) -> None:
         super().setUp()
+        self.buses: list[transport_mod.TransportFixture] = []
+        self.addOnException(self._attach_hang_report)
         if self.FORBID_EVENTLET:
             self.useFixture(eventlet_guard.NoEventletFixture())
         if self.CHECK_THREAD_LEAKS:
             self.thread_leaks = self.useFixture(threads.ThreadLeakFixture())
         if self.USE_CLOCK:
             self.clock = self.useFixture(clock_mod.ClockFixture())
+        if self.DETECT_DEADLOCKS:
+            self.deadlocks = self.useFixture(deadlock.DeadlockFixture())
         if self.USE_TRANSPORT:
             self.bus = self.useFixture(transport_mod.TransportFixture(
                 fail_on_unconsumed=self.FAIL_ON_UNCONSUMED))
+            self.buses.append(self.bus)
+
+    def _attach_hang_report(self, exc_info: Any) -> None:
+        if exc_info[0] is fixtures.TimeoutException:
+            self.addDetail('nova-fixtures:hang-report',
+                           testtools.content.text_content(
+                               hang.hang_report(self.buses)))
 
     def start_service(self, manager: Any, topic: str, host: str,
                       bus: transport_mod.TransportFixture | None = None,

@@ -14,16 +14,20 @@ class CloudTestCase(nova_fixtures.TestCase):
 
     USE_TRANSPORT = False  # the Deployment brings its own buses
     USE_CLOCK = True  # timeouts, heartbeats and polls on virtual time
+    # NOTE(example): DEMO_DETECT_DEADLOCKS=1 runs the suite under a
+    # DeadlockFixture too (lock order, wait-for cycles).
+    DETECT_DEADLOCKS = os.environ.get('DEMO_DETECT_DEADLOCKS') == '1'
 
     def setUp(self):
         super().setUp()
         self.cloud = deploy.boot(self)
+        self.buses.extend(self.cloud_buses().values())  # for hang reports
         self.notes = {
             name: self.useFixture(nova_fixtures.NotificationFixture(bus))
-            for name, bus in self.buses().items()}
+            for name, bus in self.cloud_buses().items()}
         self.addCleanup(self._record_stats)
 
-    def buses(self):
+    def cloud_buses(self):
         deployment = self.cloud.deployment
         return {'api': deployment.api, **deployment.cells}
 
@@ -35,7 +39,7 @@ class CloudTestCase(nova_fixtures.TestCase):
             'test': self.id(),
             'services': len(self.cloud.deployment.services) + 1,
             'messages': sum(len(bus.broker.journal)
-                            for bus in self.buses().values()),
+                            for bus in self.cloud_buses().values()),
         }
         path = os.path.join(stats_dir, f'{uuid.uuid4().hex}.json')
         with open(path, 'w') as f:

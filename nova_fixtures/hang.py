@@ -1,0 +1,49 @@
+"""Hang reports: what every thread, lock, bus and clock was doing."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import traceback
+from typing import Any, Iterable
+
+from nova_fixtures import clock
+
+__all__ = ['hang_report']
+
+
+def hang_report(buses: Iterable[Any] = ()) -> str:
+    """Return a report of every thread, the locks, the buses, the clock.
+
+    :param buses: `TransportFixture` objects whose in-flight and waiting
+        messages to list.
+    """
+    frames = sys._current_frames()
+    lines = ['Threads:']
+    for thread in sorted(threading.enumerate(), key=lambda t: t.name):
+        daemon = ' (daemon)' if thread.daemon else ''
+        lines.append(f'  "{thread.name}"{daemon}:')
+        frame = frames.get(thread.ident or -1)
+        if frame is not None:
+            lines.extend('    ' + line.rstrip().replace('\n', '\n    ')
+                         for line in traceback.format_stack(frame)[-10:])
+    bubble = clock._current
+    if bubble is not None:
+        with bubble.mutex:
+            if bubble.virtual:
+                headline = (f'Test threads (virtual time {bubble.now:g} s '
+                            f'after {bubble.jumps} jump(s), '
+                            f'{len(bubble.timers)} timer(s))')
+            else:
+                headline = 'Test threads (real time)'
+            lines.append(bubble.describe(headline))
+    for bus in buses:
+        broker = getattr(bus, 'broker', None)
+        if broker is None:
+            continue
+        lines.append(f'Bus {bus.url}:')
+        for title, entries in (('in flight', broker.in_flight()),
+                               ('waiting in queues', broker.unconsumed())):
+            lines.append(f'  {title}: {len(entries)}')
+            lines.extend(f'    {entry}' for entry in entries)
+    return '\n'.join(lines)

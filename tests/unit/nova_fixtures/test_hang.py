@@ -1,0 +1,65 @@
+"""The hang report a TestCase attaches when OS_TEST_TIMEOUT fires."""
+
+import threading
+
+import fixtures
+import testtools
+
+import nova_fixtures
+
+
+class Echo:
+    def echo(self, ctxt):
+        return 'echo'
+
+
+class TestHangReport(testtools.TestCase):
+
+    def test_timeout_attaches_threads_locks_bus_and_clock(self):
+        class Inner(nova_fixtures.TestCase):
+            USE_CLOCK = True
+            DETECT_DEADLOCKS = True
+
+            def test_hangs(self):
+                lock = threading.Lock()
+                gate = threading.Event()
+
+                def hold_and_wait():
+                    with lock:
+                        gate.wait()
+
+                worker = threading.Thread(target=hold_and_wait,
+                                          name='stuck-worker')
+                worker.start()
+                self.addCleanup(worker.join)
+                self.addCleanup(gate.set)
+                self.start_service(Echo(), 'echo', 'e1').stop()
+                self.bus.rpc_client('echo', server='e1').cast({}, 'echo')
+                self.clock.settle()
+                # NOTE(tests): what oslotest's Timeout raises in the test
+                # thread when OS_TEST_TIMEOUT runs out.
+                raise fixtures.TimeoutException()
+
+        test = Inner('test_hangs')
+        result = testtools.TestResult()
+        test.run(result)
+        self.assertEqual(1, len(result.errors))
+        report = test.getDetails()['nova-fixtures:hang-report'].as_text()
+        self.assertIn('Threads:\n', report)
+        self.assertIn('  "stuck-worker":\n', report)
+        self.assertIn('Test threads (virtual time 0 s after 0 jump(s), ',
+                      report)
+        self.assertIn('  "stuck-worker" waits at ', report)
+        self.assertIn('    holds lock made at ', report)
+        self.assertIn(f'Bus {test.bus.url}:\n  in flight: 0\n  waiting in '
+                      f'queues: 1\n    #', report)
+        self.assertIn('cast echo to openstack/echo.e1', report)
+
+    def test_other_failures_get_no_hang_report(self):
+        class Inner(nova_fixtures.TestCase):
+            def test_fails(self):
+                self.fail('plain failure')
+
+        test = Inner('test_fails')
+        test.run(testtools.TestResult())
+        self.assertNotIn('nova-fixtures:hang-report', test.getDetails())

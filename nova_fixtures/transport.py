@@ -12,6 +12,7 @@ from oslo_messaging import conffixture
 
 import fake_transport
 from nova_fixtures import _state
+from nova_fixtures import rabbitmq
 
 __all__ = ['TransportFixture', 'TransportLeftovers']
 
@@ -27,8 +28,9 @@ class TransportFixture(_state.GuardedFixture):
 
     The URL is ``memory://test-<uuid>[-<name>]/`` unless given, or unless
     ``OS_TEST_TRANSPORT_URL`` names another transport (a real broker), in
-    which case that URL is used as is. Several fixtures give several
-    isolated buses (one per cell).
+    which case that URL is used; under ``python -m nova_fixtures.rabbitmq
+    run`` each fixture gets a vhost of its own on that broker, deleted at
+    cleanup. Several fixtures give several isolated buses (one per cell).
 
     oslo.config is set up through ``oslo_messaging.conffixture.ConfFixture``
     on ``conf`` (a private ``cfg.ConfigOpts`` by default), with
@@ -61,9 +63,14 @@ class TransportFixture(_state.GuardedFixture):
                  fail_on_listeners: bool = False) -> None:
         super().__init__()
         env_url = os.environ.get(ENV_URL)
+        self._vhost: str | None = None
         if url is None:
             if env_url and not env_url.startswith('memory:'):
                 url = env_url
+                if rabbitmq.control_env() is not None:
+                    suffix = f'-{name}' if name else ''
+                    self._vhost = f'test-{uuid.uuid4().hex[:12]}{suffix}'
+                    url = url.rstrip('/') + '/' + self._vhost
             else:
                 suffix = f'-{name}' if name else ''
                 url = f'memory://test-{uuid.uuid4().hex[:12]}{suffix}/'
@@ -78,6 +85,11 @@ class TransportFixture(_state.GuardedFixture):
         self.useFixture(conffixture.ConfFixture(self.conf))
         self.conf.set_override('transport_url', self._url)
         self.broker = None
+        control = rabbitmq.control_env()
+        if self._vhost is not None and control is not None:
+            env = dict(os.environ, **control)
+            rabbitmq.add_vhost(env, self._vhost)
+            self.addCleanup(rabbitmq.delete_vhost, env, self._vhost)
         if self._url.startswith('memory:'):
             self.broker = fake_transport.get_broker(self._url)
             self.addCleanup(fake_transport.discard_broker, self._url)

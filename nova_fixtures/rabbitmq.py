@@ -3,8 +3,8 @@
 Boots Debian's ``rabbitmq-server`` (``apt-get install rabbitmq-server``)
 as a private node: its own data dir, AMQP and distribution ports, epmd
 port, cookie and empty plugin list, everything bound to 127.0.0.1. Boot
-takes about 13 s, so boot once per run: ``python -m nova_fixtures.rabbitmq
-run -- <command>`` boots a node, runs the command with
+takes about 13 s, so boot once per run: ``python -m nova_fixtures.with_rabbitmq
+<command>`` boots a node, runs the command with
 ``OS_TEST_TRANSPORT_URL`` (and oslo.messaging's ``RPC_TRANSPORT_URL`` /
 ``NOTIFY_TRANSPORT_URL``) pointing at it, and stops it. While it runs,
 `TransportFixture` gives each test a vhost of its own on that node
@@ -166,10 +166,10 @@ def control_env() -> dict[str, str] | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m nova_fixtures.rabbitmq run -- <command...>``."""
+    """``python -m nova_fixtures.with_rabbitmq <command...>``."""
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) < 3 or args[0] != 'run' or args[1] != '--':
-        print('usage: python -m nova_fixtures.rabbitmq run -- <command...>',
+        print('usage: python -m nova_fixtures.with_rabbitmq <command...>',
               file=sys.stderr)
         return 2
 

@@ -28,18 +28,6 @@ def public_methods(obj: Any) -> list[str]:
                   if not name.startswith('_') and callable(value))
 
 
-def _prompt(server: Any) -> Any:
-    # NOTE(services): MessageHandlingServer builds its executor from
-    # _executor_cls at start(); PromptExecutor stops at once instead of
-    # after futurist's 1 s idle wait.
-    if not hasattr(server, '_executor_cls'):
-        raise RuntimeError(
-            'this oslo.messaging has no MessageHandlingServer._executor_cls; '
-            'nova_fixtures needs updating for it')
-    server._executor_cls = executor_mod.PromptExecutor
-    return server
-
-
 class _PeriodicRunner:
     """Runs ``manager.run_periodic_tasks`` on a native thread until stopped.
 
@@ -183,7 +171,7 @@ class ServiceFixture(_state.GuardedFixture):
             target = oslo_messaging.Target(topic=self.topic,
                                            server=self.host,
                                            exchange=self._exchange)
-            server = _prompt(oslo_messaging.get_rpc_server(
+            server = executor_mod.prompt(oslo_messaging.get_rpc_server(
                 self.transport, target, [self.manager] + self._endpoints,
                 executor='threading'))
             server.start()
@@ -273,11 +261,12 @@ class NotificationListenerFixture(_state.GuardedFixture):
         self._check_ready()
         if self.listener is not None:
             raise RuntimeError('notification listener is already running')
-        listener = _prompt(oslo_messaging.get_notification_listener(
-            self.transport,
-            [oslo_messaging.Target(topic=t) for t in self.topics],
-            self.endpoints, executor='threading', pool=self.pool,
-            allow_requeue=self._allow_requeue))
+        listener = executor_mod.prompt(
+            oslo_messaging.get_notification_listener(
+                self.transport,
+                [oslo_messaging.Target(topic=t) for t in self.topics],
+                self.endpoints, executor='threading', pool=self.pool,
+                allow_requeue=self._allow_requeue))
         listener.start()
         self.listener = listener
 

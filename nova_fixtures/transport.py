@@ -28,9 +28,10 @@ class TransportFixture(_state.GuardedFixture):
 
     The URL is ``memory://test-<uuid>[-<name>]/`` unless given, or unless
     ``OS_TEST_TRANSPORT_URL`` names another transport (a real broker), in
-    which case that URL is used; under ``python -m nova_fixtures.rabbitmq
-    run`` each fixture gets a vhost of its own on that broker, deleted at
-    cleanup. Several fixtures give several isolated buses (one per cell).
+    which case that URL is used; under ``python -m
+    nova_fixtures.with_rabbitmq`` each fixture gets a vhost of its own on
+    that broker, deleted at cleanup. Several fixtures give several
+    isolated buses (one per cell).
 
     oslo.config is set up through ``oslo_messaging.conffixture.ConfFixture``
     on ``conf`` (a private ``cfg.ConfigOpts`` by default), with

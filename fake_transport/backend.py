@@ -8,15 +8,28 @@ before ``oslo_messaging``; the package ``__init__`` imports it first.
 
 from __future__ import annotations
 
+import sys
+
 from oslo_service import backend
 
 __all__ = ['EVENTLET_BACKEND_MESSAGE', 'eventlet_backend_selected',
-           'prefer_threading_backend']
+           'prefer_threading_backend', 'refuse_eventlet']
 
 EVENTLET_BACKEND_MESSAGE = (
     "oslo.service's eventlet backend is selected: import nova_fixtures (or "
     "fake_transport) before oslo_messaging and oslo_service, for instance "
     "in your tests package's __init__.py")
+
+
+def refuse_eventlet(error: type[Exception], what: str) -> None:
+    """Raise ``error`` if eventlet patched this interpreter, or if
+    oslo.service runs on its eventlet backend."""
+    patcher = sys.modules.get('eventlet.patcher')
+    if patcher is not None and getattr(patcher, 'already_patched', None):
+        raise error(f"{what} can't run under an eventlet-patched "
+                    f"interpreter")
+    if eventlet_backend_selected():
+        raise error(EVENTLET_BACKEND_MESSAGE)
 
 
 def eventlet_backend_selected() -> bool:

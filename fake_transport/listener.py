@@ -285,28 +285,12 @@ class MemoryListener(base.Listener):
                         self.broker.finish(env, 'lost')
 
     def stop(self) -> None:
-        """Stop taking messages; waits for deliveries under way."""
-        with self._lock:
-            if self._state != 'started':
-                if self._state == 'new':
-                    self._state = 'stopped'
-                return
-            self._state = 'stopping'
-        for queue in self._queues:
-            self.broker.detach(queue, self)
-        with self._lock:
-            self._quiet.notify_all()
-            self._quiet.wait_for(lambda: self._active == 0)
-            leftover, self._batch = self._batch, []
-            for env, _ in leftover:
-                self._handling.pop(env, None)
-            self._state = 'stopped'
-        if self._batcher is not None:
-            self._batcher.join()
-        for env, _ in leftover:
-            self.broker.give_back(env)
-        self.broker.unregister_listener(self)
-        super().stop()
+        """Stop taking messages; waits for deliveries under way.
+
+        Messages gathered for a batch and not handed over go back to their
+        queue.
+        """
+        self._halt(kill=False)
 
     def kill(self) -> None:
         """Stop abruptly, as a consumer whose process died.
@@ -317,6 +301,9 @@ class MemoryListener(base.Listener):
         back to their queue. Handlers already running are not interrupted,
         but whatever they reply or ack afterwards is ignored.
         """
+        self._halt(kill=True)
+
+    def _halt(self, kill: bool) -> None:
         with self._lock:
             if self._state != 'started':
                 if self._state == 'new':
@@ -328,13 +315,21 @@ class MemoryListener(base.Listener):
         with self._lock:
             self._quiet.notify_all()
             self._quiet.wait_for(lambda: self._active == 0)
-            abandoned, self._handling = self._handling, {}
-            self._batch = []
+            batch, self._batch = self._batch, []
+            if kill:
+                abandoned, self._handling = list(self._handling.values()), {}
+            else:
+                abandoned = []
+                for env, _ in batch:
+                    self._handling.pop(env, None)
             self._state = 'stopped'
         if self._batcher is not None:
             self._batcher.join()
-        for incoming in abandoned.values():
+        for incoming in abandoned:
             incoming.abandon()
+        if not kill:
+            for env, _ in batch:
+                self.broker.give_back(env)
         self.broker.unregister_listener(self)
         super().stop()
 

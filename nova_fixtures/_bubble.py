@@ -416,6 +416,15 @@ class Bubble:
                     del held[i]
                     break
 
+    def self_deadlock(self, me: int, lock: Any, site: str) -> DeadlockError:
+        """Record and return the error for re-taking a held lock."""
+        error = DeadlockError(
+            f'self-deadlock: "{self.name(me)}" acquires the '
+            f'{self.lock_desc(lock)} again, at {site}, while holding it '
+            f'(not re-entrant)')
+        self.deadlocks.append(str(error))
+        return error
+
     @staticmethod
     def lock_class(lock: Any) -> str:
         if isinstance(lock, str):
@@ -505,12 +514,7 @@ class VLock:
                     return False
                 if tracked and member and timeout < 0:
                     if self.owner == me:
-                        error = DeadlockError(
-                            f'self-deadlock: "{bubble.name(me)}" acquires '
-                            f'the lock made at {self.site or "?"} again, '
-                            f'at {site}, while holding it (not re-entrant)')
-                        bubble.deadlocks.append(str(error))
-                        raise error
+                        raise bubble.self_deadlock(me, self, site)
                     chain = bubble.find_cycle(me, self)
                     if chain:
                         raise bubble.cycle_error(chain)

@@ -266,13 +266,7 @@ class ClockFixture(_state.GuardedFixture):
 
     def _setUp(self) -> None:
         global _mono0, _wall0
-        patcher = sys.modules.get('eventlet.patcher')
-        if patcher is not None and getattr(patcher, 'already_patched', None):
-            raise ClockError(
-                "ClockFixture can't run under an eventlet-patched "
-                "interpreter")
-        if backend.eventlet_backend_selected():
-            raise ClockError(backend.EVENTLET_BACKEND_MESSAGE)
+        backend.refuse_eventlet(ClockError, 'ClockFixture')
         if _current is not None:
             if not _current.virtual:
                 raise ClockError(

@@ -79,13 +79,7 @@ class DeadlockFixture(_state.GuardedFixture):
         self.unwind_timeout = unwind_timeout
 
     def _setUp(self) -> None:
-        patcher = sys.modules.get('eventlet.patcher')
-        if patcher is not None and getattr(patcher, 'already_patched', None):
-            raise DeadlockError(
-                "DeadlockFixture can't run under an eventlet-patched "
-                "interpreter")
-        if backend.eventlet_backend_selected():
-            raise DeadlockError(backend.EVENTLET_BACKEND_MESSAGE)
+        backend.refuse_eventlet(DeadlockError, 'DeadlockFixture')
         current = clock._current
         if current is not None and current.detect:
             raise DeadlockError(
@@ -169,12 +163,7 @@ class DeadlockFixture(_state.GuardedFixture):
                     me, name, site, True,
                     lambda: '\n'.join(_bubble.trimmed_stack(caller)))
                 if bubble.named_owner.get(name) == me:
-                    error = DeadlockError(
-                        f'self-deadlock: "{bubble.name(me)}" takes '
-                        f'{bubble.lock_desc(name)} again, at {site}, while '
-                        f'holding it (not re-entrant)')
-                    bubble.deadlocks.append(str(error))
-                    raise error
+                    raise bubble.self_deadlock(me, name, site)
                 chain = bubble.find_cycle(me, name)
                 if chain:
                     raise bubble.cycle_error(chain)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Iterable
+
+import fixtures
 
 from nova_fixtures import _state
 from nova_fixtures import services
@@ -41,7 +44,36 @@ class Deployment(_state.GuardedFixture):
             name: self.useFixture(transport_mod.TransportFixture(name=name))
             for name in self._cell_names}
         self.services: list[services.ServiceFixture] = []
+        self._started: list[fixtures.Fixture] = []
+        self.addCleanup(self._stop_all)
         self._ready()
+
+    def _stop_all(self) -> None:
+        """Stop every service and listener at once, then clean them up.
+
+        A real broker's listener can take seconds to stop (the rabbit
+        driver's consume timeout); in parallel, teardown costs the longest
+        of them, not their sum.
+        """
+        stoppers = [threading.Thread(target=f.stop, name=f'stop-{i}')
+                    for i, f in enumerate(self._started)]
+        for thread in stoppers:
+            thread.start()
+        for thread in stoppers:
+            thread.join()
+        errors = []
+        for fixture in reversed(self._started):
+            try:
+                fixture.cleanUp()
+            except Exception as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+    def _track(self, fixture: Any) -> Any:
+        fixture.setUp()
+        self._started.append(fixture)
+        return fixture
 
     def bus(self, cell: str | None = None) -> transport_mod.TransportFixture:
         """The bus of ``cell``, or the API-level bus for ``None``."""
@@ -59,10 +91,16 @@ class Deployment(_state.GuardedFixture):
                 cell: str | None = None,
                 **kwargs: Any) -> services.ServiceFixture:
         """Boot ``manager`` as ``topic``/``host`` on ``cell``'s bus."""
-        fixture = self.useFixture(services.ServiceFixture(
+        fixture = self._track(services.ServiceFixture(
             manager, topic, host, self.bus(cell), **kwargs))
         self.services.append(fixture)
         return fixture
+
+    def listener(self, endpoints: Iterable[Any], cell: str | None = None,
+                 **kwargs: Any) -> services.NotificationListenerFixture:
+        """Start a notification listener on ``cell``'s bus."""
+        return self._track(services.NotificationListenerFixture(
+            endpoints, self.bus(cell), **kwargs))
 
     def settle(self, timeout: float = 60.0) -> None:
         """Settle every bus, until a whole pass finds nothing in flight."""

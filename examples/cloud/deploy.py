@@ -45,9 +45,8 @@ def boot(test, computes=COMPUTES):
                 host, cell, cell_buses[cell], cloud.api)
             cloud.service(managers[host], 'compute', host, cell=cell)
     the_agent = agent.NotificationAgent()
-    for bus in [cloud.api] + list(cell_buses.values()):
-        test.useFixture(nova_fixtures.NotificationListenerFixture(
-            [the_agent], bus, pool='agent'))
+    for cell in [None] + list(cell_buses):
+        cloud.listener([the_agent], cell=cell, pool='agent')
     the_poller = poller.UsagePoller(cloud.api, cell_buses)
     cloud.service(the_poller, 'poller', 'poller-1')
     api_fixture = test.useFixture(nova_fixtures.WSGIServiceFixture(

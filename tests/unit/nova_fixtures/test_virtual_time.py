@@ -19,7 +19,7 @@ def unaware_case():
 
         def test_waits_an_hour(self):
             time.sleep(3000)
-            self.assertGreaterEqual(time.monotonic() - self.started, 3000)
+            self.assertEqual(self.started + 3000, time.monotonic())
             self.assertIsNotNone(clock._current)
 
         def test_reads_real_time(self):

@@ -4,6 +4,7 @@ import concurrent.futures
 import gc
 import queue
 import socket
+import sys
 import threading
 import time
 
@@ -177,6 +178,27 @@ class TestLoopingCallsAndServices(ClockTestCase):
         call.start(interval=60).wait()
         self.assertEqual([60.0 * i for i in range(10)], stamps)
 
+    def test_call_monitor_heartbeats_keep_a_long_call_alive(self):
+        bus = self.useFixture(nova_fixtures.TransportFixture())
+
+        class Slow:
+            def work(self, ctxt, seconds):
+                time.sleep(seconds)
+                return 'done'
+
+        self.useFixture(nova_fixtures.ServiceFixture(Slow(), 'slow', 's1',
+                                                     bus))
+        client = bus.rpc_client('slow', timeout=20, call_monitor_timeout=2)
+        self.assertEqual('done', client.call({}, 'work', seconds=5))
+        self.assertEqual(5, self.clock.now())
+        # NOTE(tests): heartbeats every 1 s (half the monitor timeout); the
+        # one due at 5 s ties with the end of the work and fires too.
+        replies = bus.broker.journal.entries(kind='reply')
+        self.assertEqual(6, len(replies))
+        self.assertRaises(oslo_messaging.MessagingTimeout,
+                          bus.rpc_client('slow', timeout=3).call, {},
+                          'work', seconds=5)
+
     def test_service_periodic_tasks_run_on_the_virtual_clock(self):
         from oslo_config import cfg
         from oslo_service import periodic_task
@@ -247,8 +269,19 @@ class TestSettleHoldAndReports(ClockTestCase):
         thread.join()
         self.assertEqual(['started', 'released'], steps)
 
+    def test_hold_keeps_time_still_until_released(self):
+        thread = threading.Thread(target=time.sleep, args=(10,))
+        with self.clock.hold():
+            thread.start()
+            self.clock.settle()
+            self.assertEqual(0, self.clock.now())
+        thread.join()
+        self.assertEqual(10, self.clock.now())
+
     def test_every_thread_blocked_with_no_timer_is_a_deadlock(self):
         first, second = threading.Event(), threading.Event()
+
+        waiter_line = sys._getframe().f_lineno + 3
 
         def wait_for_first():
             first.wait()
@@ -261,8 +294,8 @@ class TestSettleHoldAndReports(ClockTestCase):
             'all 2 test thread(s) are blocked and nothing can wake them:\n'),
             str(error))
         self.assertIn('  "waiter" waits at ', str(error))
-        self.assertIn('test_clock.py:254 (Condition, Event or queue)\n',
-                      str(error))
+        self.assertIn(f'test_clock.py:{waiter_line} (Condition, Event or '
+                      f'queue)\n', str(error))
         first.set()
         thread.join()
 

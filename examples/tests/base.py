@@ -54,9 +54,11 @@ class CloudTestCase(nova_fixtures.TestCase):
         stats = {
             'test': self.id(),
             'services': len(self.cloud.deployment.services) + 1,
-            'messages': sum(len(bus.broker.journal)
-                            for bus in self.cloud_buses().values()
-                            if bus.broker is not None),
+            # NOTE(example): counted from the memory:// journals; a real
+            # broker keeps none.
+            'messages': None if REAL_BROKER else sum(
+                len(bus.broker.journal)
+                for bus in self.cloud_buses().values()),
         }
         path = os.path.join(stats_dir, f'{uuid.uuid4().hex}.json')
         with open(path, 'w') as f:

@@ -40,7 +40,7 @@ class TestReadsAndWaits(ClockTestCase):
 
     def test_sleep_moves_every_clock_alias_together(self):
         wall = time.time()
-        time.sleep(3600 - 1)
+        time.sleep(3600 - 1)  # allow-sleep: virtual time
         self.assertEqual(3599, self.clock.now())
         self.assertEqual(self.t0 + 3599, time.monotonic())
         self.assertEqual(self.t0 + 3599, threading._time())
@@ -75,7 +75,7 @@ class TestReadsAndWaits(ClockTestCase):
         order = []
 
         def sleeper(name):
-            time.sleep(5)
+            time.sleep(5)  # allow-sleep: virtual time
             order.append(name)
 
         threads = [threading.Thread(target=sleeper, args=(n,))

@@ -34,7 +34,7 @@ def refuse_eventlet(error: type[Exception], what: str) -> None:
 
 def eventlet_backend_selected() -> bool:
     """Whether oslo.service already runs on its eventlet backend."""
-    return backend.get_backend_type() == backend.BackendType.EVENTLET
+    return bool(backend.get_backend_type() == backend.BackendType.EVENTLET)
 
 
 def prefer_threading_backend() -> backend.BackendType:

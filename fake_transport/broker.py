@@ -282,12 +282,11 @@ class Broker:
     def _route(self, pub: _Publication) -> None:
         with self._lock:
             names = self._bindings.get((pub.exchange, pub.routing_key))
+            ready: list[tuple[Consumer, Envelope]] = []
             if not names:
-                ready = []
                 unroutable = True
             else:
                 unroutable = False
-                ready = []
                 for name in sorted(names):
                     env = Envelope(
                         entry=self._record(pub, name, 'queued'),
@@ -387,7 +386,7 @@ class Broker:
         self._hand_over(ready)
 
     def reply(self, call: journal.JournalEntry, waiter: Any, server: str,
-              payload: tuple[Any, bool]) -> None:
+              payload: tuple[Any, Any, bool]) -> None:
         """Send a reply (or heartbeat) for ``call`` to its ``waiter``."""
         entry = self.journal.record(
             kind='reply', exchange='', topic=call.topic, server=call.server,
@@ -488,6 +487,10 @@ class Broker:
             ``method``, ``sender``.
         :returns: the `Fault`; call its ``remove()`` to lift it.
         """
+        return self._add_fault(action, seconds, times, match)
+
+    def _add_fault(self, action: str, seconds: float, times: int | None,
+                   match: dict[str, str | None]) -> faults.Fault:
         fault = faults.Fault(action, dict(match), seconds=seconds,
                              times=times, _remove=self._remove_fault)
         with self._lock:
@@ -497,22 +500,22 @@ class Broker:
     def drop(self, times: int | None = None,
              **match: str | None) -> faults.Fault:
         """Drop matching messages silently."""
-        return self.add_fault('drop', times=times, **match)
+        return self._add_fault('drop', 0.0, times, match)
 
     def delay(self, seconds: float, times: int | None = None,
               **match: str | None) -> faults.Fault:
         """Hold matching messages for ``seconds`` before routing them."""
-        return self.add_fault('delay', seconds=seconds, times=times, **match)
+        return self._add_fault('delay', seconds, times, match)
 
     def duplicate(self, times: int | None = None,
                   **match: str | None) -> faults.Fault:
         """Route matching messages twice."""
-        return self.add_fault('duplicate', times=times, **match)
+        return self._add_fault('duplicate', 0.0, times, match)
 
     def fail(self, times: int | None = None,
              **match: str | None) -> faults.Fault:
         """Refuse matching messages: the send raises."""
-        return self.add_fault('fail', times=times, **match)
+        return self._add_fault('fail', 0.0, times, match)
 
     def _remove_fault(self, fault: faults.Fault) -> None:
         with self._lock:

@@ -10,7 +10,7 @@ import queue
 import sys
 import threading
 import time
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import fixtures
 
@@ -25,7 +25,7 @@ LOG = logging.getLogger(__name__)
 ClockError = _bubble.ClockError
 DeadlockError = _bubble.DeadlockError
 
-_REAL = {
+_REAL: dict[str, Callable[..., Any]] = {
     'monotonic': time.monotonic,
     'monotonic_ns': time.monotonic_ns,
     'time': time.time,
@@ -59,7 +59,7 @@ def _v_monotonic() -> float:
     if bubble is not None and bubble.virtual:
         return _mono0 + bubble.now
     offset = _retired.get(_thread.get_ident())
-    real = _REAL['monotonic']()
+    real = float(_REAL['monotonic']())
     return real if offset is None else real + offset[0]
 
 
@@ -72,7 +72,7 @@ def _v_time() -> float:
     if bubble is not None and bubble.virtual:
         return _wall0 + bubble.now
     offset = _retired.get(_thread.get_ident())
-    real = _REAL['time']()
+    real = float(_REAL['time']())
     return real if offset is None else real + offset[1]
 
 

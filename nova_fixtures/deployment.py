@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, Iterable
+from typing import Any, Iterable, TypeVar
 
 import fixtures
 
@@ -12,6 +12,8 @@ from nova_fixtures import services
 from nova_fixtures import transport as transport_mod
 
 __all__ = ['Deployment']
+
+_T = TypeVar('_T', bound=fixtures.Fixture)
 
 
 class Deployment(_state.GuardedFixture):
@@ -44,7 +46,7 @@ class Deployment(_state.GuardedFixture):
             name: self.useFixture(transport_mod.TransportFixture(name=name))
             for name in self._cell_names}
         self.services: list[services.ServiceFixture] = []
-        self._started: list[fixtures.Fixture] = []
+        self._started: list[Any] = []
         self.addCleanup(self._stop_all)
         self._ready()
 
@@ -70,7 +72,7 @@ class Deployment(_state.GuardedFixture):
         if errors:
             raise errors[0]
 
-    def _track(self, fixture: Any) -> Any:
+    def _track(self, fixture: _T) -> _T:
         fixture.setUp()
         self._started.append(fixture)
         return fixture

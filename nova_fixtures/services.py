@@ -210,7 +210,7 @@ class ServiceFixture(_state.GuardedFixture):
         if server is None:
             return
         try:
-            listener = getattr(server, 'listener', None)
+            listener: Any = getattr(server, 'listener', None)
             if kill and hasattr(listener, 'kill'):
                 listener.kill()
             server.stop()

@@ -394,9 +394,9 @@ class Bubble:
 
     # Held locks and lock order -----------------------------------------------
 
-    def note_acquire(self, ident: int, lock: Any, site: str,
-                     blocking: bool, stack: Callable[[], str]) -> None:
-        """``ident`` will take (or took) ``lock``: lockdep, then held."""
+    def note_acquire(self, ident: int, lock: Any, blocking: bool,
+                     stack: Callable[[], str]) -> None:
+        """``ident`` is about to take ``lock``: check the lock order."""
         held = self.holding[ident]
         if blocking and self.lockdep is not None and held:
             self.lockdep.acquire(
@@ -458,11 +458,6 @@ class Bubble:
             for lock in settlers:
                 lock.release()
 
-    def deactivate(self) -> None:
-        with self.mutex:
-            self.active = False
-            self.abandoning = False
-
 
 class VLock:
     """A lock that knows its owner, its waiters and where it was made.
@@ -502,7 +497,7 @@ class VLock:
                 member = bubble.active and me in bubble.members
                 if tracked and member:
                     bubble.note_acquire(
-                        me, self, site, blocking and timeout != 0,
+                        me, self, blocking and timeout != 0,
                         lambda: '\n'.join(trimmed_stack(caller)))
                 if not self.locked_:
                     self.locked_ = True

@@ -54,30 +54,30 @@ def _member() -> _bubble.Bubble | None:
     return None
 
 
-def _v_monotonic() -> float:
+def _read(index: int) -> float:
+    """Now, as this thread sees it: 0 for monotonic, 1 for wall time."""
     bubble = _member()
     if bubble is not None and bubble.virtual:
-        return _mono0 + bubble.now
+        return (_mono0, _wall0)[index] + bubble.now
     offset = _retired.get(_thread.get_ident())
-    real = float(_REAL['monotonic']())
-    return real if offset is None else real + offset[0]
+    real = float(_REAL[('monotonic', 'time')[index]]())
+    return real if offset is None else real + offset[index]
+
+
+def _v_monotonic() -> float:
+    return _read(0)
 
 
 def _v_monotonic_ns() -> int:
-    return int(_v_monotonic() * 1e9)
+    return int(_read(0) * 1e9)
 
 
 def _v_time() -> float:
-    bubble = _member()
-    if bubble is not None and bubble.virtual:
-        return _wall0 + bubble.now
-    offset = _retired.get(_thread.get_ident())
-    real = float(_REAL['time']())
-    return real if offset is None else real + offset[1]
+    return _read(1)
 
 
 def _v_time_ns() -> int:
-    return int(_v_time() * 1e9)
+    return int(_read(1) * 1e9)
 
 
 def _v_sleep(seconds: float) -> None:
@@ -301,7 +301,6 @@ class ClockFixture(_state.GuardedFixture):
                 if ident != bubble.root:
                     _retired[ident] = (mono, wall)
         bubble.close()
-        _forget(bubble)
         if bubble.failure is not None and not bubble.failure_delivered:
             raise bubble.failure
 

@@ -133,8 +133,6 @@ class DeadlockFixture(_state.GuardedFixture):
             deadlocks = list(bubble.deadlocks)
             if self._own:
                 bubble.active = False
-            else:
-                bubble.active = True
         if deadlocks:
             raise DeadlockError('\n\n'.join(deadlocks))
         if inversions and self.on_inversion == 'fail':
@@ -160,7 +158,7 @@ class DeadlockFixture(_state.GuardedFixture):
             site = _bubble.site_of(caller)
             with bubble.mutex:
                 bubble.note_acquire(
-                    me, name, site, True,
+                    me, name, True,
                     lambda: '\n'.join(_bubble.trimmed_stack(caller)))
                 if bubble.named_owner.get(name) == me:
                     raise bubble.self_deadlock(me, name, site)

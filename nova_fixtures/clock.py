@@ -16,9 +16,12 @@ import fixtures
 
 from fake_transport import backend
 from nova_fixtures import _bubble
+from nova_fixtures import _core
 from nova_fixtures import _state
+from nova_fixtures import _vlock
 
-__all__ = ['ClockError', 'ClockFixture', 'DeadlockError', 'io_wait']
+__all__ = ['ClockError', 'ClockFixture', 'DeadlockError', 'io_answer',
+           'io_listen', 'io_wait']
 
 LOG = logging.getLogger(__name__)
 
@@ -32,62 +35,80 @@ _REAL: dict[str, Callable[..., Any]] = {
     'time_ns': time.time_ns,
     'sleep': time.sleep,
 }
+_REAL_NS = (time.monotonic_ns, time.time_ns)
 _REAL_ALLOCATE = _thread.allocate_lock
+_REAL_LOCK = threading.Lock
+_LOCK_TYPE = type(_thread.allocate_lock())
+_NS = 1_000_000_000
 _current: _bubble.Bubble | None = None
-_mono0 = 0.0
-_wall0 = 0.0
+# NOTE(clock): virtual time is integer nanoseconds on whole-second bases,
+# so readings and their differences are exact for whole seconds and
+# binary fractions whatever the host's uptime: (monotonic, wall) bases.
+_base_ns = (0, 0)
 # NOTE(clock): threads of a closed clock that still run keep reading time
 # from where their virtual clock stopped, at the real rate, so deadline
 # loops they were in (queue.get, Condition.wait_for) stay consistent and
 # time never goes backwards for them: ident -> (monotonic, wall) offsets.
-_retired: dict[int, tuple[float, float]] = {}
+_retired: dict[int, tuple[int, int]] = {}
 _scanned: set[str] = set()
 # NOTE(clock): modules that must keep the real functions: ours.
-_SKIP_MODULES = ('nova_fixtures._bubble', 'nova_fixtures.clock')
+_SKIP_MODULES = ('nova_fixtures._bubble', 'nova_fixtures._core',
+                 'nova_fixtures._vlock', 'nova_fixtures.clock')
 
 
 def _member() -> _bubble.Bubble | None:
     bubble = _current
-    if bubble is not None and bubble.active and \
-            _thread.get_ident() in bubble.members:
+    if bubble is not None and bubble.is_member(_thread.get_ident()):
         return bubble
     return None
 
 
-def _read(index: int) -> float:
-    """Now, as this thread sees it: 0 for monotonic, 1 for wall time."""
-    bubble = _member()
-    if bubble is not None and bubble.virtual:
-        return (_mono0, _wall0)[index] + bubble.now
-    offset = _retired.get(_thread.get_ident())
-    real = float(_REAL[('monotonic', 'time')[index]]())
+def _read_ns(index: int) -> int:
+    """Now, as this thread sees it, in ns: 0 monotonic, 1 wall time."""
+    bubble = _current
+    ident = _thread.get_ident()
+    if bubble is not None and bubble.virtual and bubble.is_member(ident):
+        return _base_ns[index] + bubble.now_ns
+    offset = _retired.get(ident)
+    real: int = _REAL_NS[index]()
     return real if offset is None else real + offset[index]
 
 
 def _v_monotonic() -> float:
-    return _read(0)
+    return _read_ns(0) / _NS
 
 
 def _v_monotonic_ns() -> int:
-    return int(_read(0) * 1e9)
+    return _read_ns(0)
 
 
 def _v_time() -> float:
-    return _read(1)
+    return _read_ns(1) / _NS
 
 
 def _v_time_ns() -> int:
-    return int(_read(1) * 1e9)
+    return _read_ns(1)
 
 
 def _v_sleep(seconds: float) -> None:
-    if seconds < 0:
-        raise ValueError('sleep length must be non-negative')
+    _vlock.check_sleep(seconds)
     bubble = _member()
     if bubble is None or seconds == 0:
         _REAL['sleep'](seconds)
         return
-    _bubble.sleep(bubble, seconds, _REAL['sleep'])
+    _vlock.sleep(bubble, seconds, _REAL['sleep'])
+
+
+def virtual_wall() -> float | None:
+    """This thread's virtual ``time.time()``, or None if it has none."""
+    bubble = _current
+    ident = _thread.get_ident()
+    if bubble is not None and bubble.virtual and bubble.is_member(ident):
+        return (_base_ns[1] + bubble.now_ns) / _NS
+    offset = _retired.get(ident)
+    if offset is None:
+        return None
+    return (_REAL_NS[1]() + offset[1]) / _NS
 
 
 _VIRTUAL = {
@@ -105,27 +126,51 @@ def _creation_site() -> str:
 
 @contextlib.contextmanager
 def io_wait() -> Iterator[None]:
-    """Count this test thread as blocked while it waits for I/O.
+    """Wait, in this test thread, for I/O that another test thread answers.
 
     A thread in ``select``, ``accept`` or ``recv`` counts as running, which
-    stops time from jumping. Wrap a wait for I/O that another test thread
-    will answer (an HTTP request to a `WSGIServiceFixture`, its accept
-    loop) so that time can move meanwhile. No-op outside a `ClockFixture`.
+    stops time from jumping. Wrap a client's wait for an answer from a
+    server run by a test thread (an HTTP request to a
+    `WSGIServiceFixture`): the wait counts as blocked only while a test
+    thread is answering it (`io_answer`), so time never moves while a
+    request or its reply crosses the socket, and moves as usual while the
+    handler sleeps or waits on a timer. No-op outside a `ClockFixture`.
     """
     bubble = _member()
     if bubble is None:
         yield
         return
-    with bubble.mutex:
-        bubble.blocked += 1
-        bubble.progress += 1
-        bubble._maybe_advance()
-    try:
+    with bubble.scope('io'):
         yield
-    finally:
-        with bubble.mutex:
-            bubble.blocked -= 1
-            bubble.progress += 1
+
+
+@contextlib.contextmanager
+def io_listen() -> Iterator[None]:
+    """A test thread's server waits for a request (``accept``, ``select``).
+
+    Counts as blocked: an idle server does not hold up time. No-op outside
+    a `ClockFixture`.
+    """
+    bubble = _member()
+    if bubble is None:
+        yield
+        return
+    with bubble.scope('listen'):
+        yield
+
+
+@contextlib.contextmanager
+def io_answer() -> Iterator[None]:
+    """A test thread is handling one request that an `io_wait` waits for.
+
+    No-op outside a `ClockFixture`.
+    """
+    bubble = _member()
+    if bubble is None:
+        yield
+        return
+    with bubble.answering_scope():
+        yield
 
 
 _WAIT_CODE = threading.Condition.wait.__code__
@@ -136,11 +181,31 @@ def _allocate_lock() -> Any:
     if bubble is None:
         return _REAL_ALLOCATE()
     waiter = sys._getframe(1).f_code is _WAIT_CODE
-    lock = _bubble.VLock(bubble, _creation_site(),
-                         'waiter' if waiter else 'mutex')
+    lock = _vlock.VLock(bubble, _creation_site(),
+                        'waiter' if waiter else 'mutex')
     if bubble.detect and not waiter:
         lock.lock_class = _bubble.class_of(sys._getframe(1))
     return lock
+
+
+class _LockMeta(type):
+    """``threading.Lock()`` makes a `VLock` for test threads; real locks
+    and VLocks are both instances (``threading.Lock`` is a class on 3.13).
+    """
+
+    def __call__(cls) -> Any:
+        return _allocate_lock()
+
+    def __instancecheck__(cls, obj: Any) -> bool:
+        return isinstance(obj, (_LOCK_TYPE, _vlock.VLock))
+
+    def __subclasscheck__(cls, sub: Any) -> bool:
+        return isinstance(sub, type) and issubclass(
+            sub, (_LOCK_TYPE, _vlock.VLock))
+
+
+class Lock(metaclass=_LockMeta):
+    """``threading.Lock`` while a clock or deadlock fixture is active."""
 
 
 def install_threading(fixture: fixtures.Fixture,
@@ -170,7 +235,8 @@ def install_threading(fixture: fixtures.Fixture,
                 _retired.pop(_thread.get_ident(), None)
 
         thread.run = run  # type: ignore[method-assign]
-        bubble.expect_member()
+        thread._nf_bubble = bubble  # type: ignore[attr-defined]
+        bubble.expect()
         try:
             real_start(thread)
         except BaseException:
@@ -185,15 +251,15 @@ def install_threading(fixture: fixtures.Fixture,
             timeout = None
         real_join(thread, timeout)
 
+    fixture.addCleanup(_forget, bubble)
     with bubble.mutex:
         bubble.members[_thread.get_ident()] = threading.current_thread().name
     _current = bubble
-    fixture.addCleanup(_forget, bubble)
     for target, value in (
             ('threading.Thread.start', start),
             ('threading.Thread.join', join),
             ('threading._allocate_lock', _allocate_lock),
-            ('threading.Lock', _allocate_lock),
+            ('threading.Lock', Lock),
             ('threading._CRLock', None),
             ('queue.SimpleQueue', queue._PySimpleQueue)):  # type: ignore
         fixture.useFixture(fixtures.MonkeyPatch(target, value))
@@ -265,7 +331,7 @@ class ClockFixture(_state.GuardedFixture):
     # Setup and teardown ------------------------------------------------------
 
     def _setUp(self) -> None:
-        global _mono0, _wall0
+        global _base_ns
         backend.refuse_eventlet(ClockError, 'ClockFixture')
         if _current is not None:
             if not _current.virtual:
@@ -279,28 +345,36 @@ class ClockFixture(_state.GuardedFixture):
         self.bubble = bubble
         self.addDetail('nova-fixtures:clock', _state.lazy_text(self.render))
         self._start_watchdog()
-        _mono0 = _REAL['monotonic']()
-        _wall0 = (self.start_wall if self.start_wall is not None
-                  else _REAL['time']())
-        self.addCleanup(self._close)
+        # NOTE(clock): whole seconds, rounded up so that time never goes
+        # backwards for a reading taken before the clock.
+        mono = -(-_REAL_NS[0]() // _NS) * _NS
+        if self.start_wall is not None:
+            wall = round(self.start_wall * _NS)
+        else:
+            wall = -(-_REAL_NS[1]() // _NS) * _NS
+        _base_ns = (mono, wall)
         self._patch_time()
         install_threading(self, bubble)
+        self.addCleanup(self._close)
         self._ready()
 
     def _close(self) -> None:
         bubble = self.bubble
         with bubble.mutex:
             # NOTE(clock): the test is over: time runs out for every wait
-            # still pending, and threads still running carry on from there.
+            # still pending, and threads still running carry on from there
+            # (retired before the bubble closes, so that no reading in
+            # between falls back to real time).
             if bubble.timers:
-                bubble.now = max(bubble.now,
-                                 max(t[0] for t in bubble.timers))
-            mono = _mono0 + bubble.now - _REAL['monotonic']()
-            wall = _wall0 + bubble.now - _REAL['time']()
+                bubble.now_ns = max(bubble.now_ns,
+                                    max(t[0] for t in bubble.timers))
+            offsets = (_base_ns[0] + bubble.now_ns - _REAL_NS[0](),
+                       _base_ns[1] + bubble.now_ns - _REAL_NS[1]())
             for ident in bubble.members:
                 if ident != bubble.root:
-                    _retired[ident] = (mono, wall)
-        bubble.close()
+                    _retired[ident] = offsets
+            bubble.close()
+        _forget(bubble)
         if bubble.failure is not None and not bubble.failure_delivered:
             raise bubble.failure
 
@@ -329,34 +403,44 @@ class ClockFixture(_state.GuardedFixture):
 
     def _start_watchdog(self) -> None:
         # NOTE(clock): made before anything is patched, so it is not a
-        # member and waits in real time.
+        # member and waits in real time. It also polls, every 10 ms, while
+        # time waits for a busy thread outside the bubble to go idle.
         stop = threading.Event()
+        poke = threading.Event()
         self.stalled = threading.Event()
         stalled_event = self.stalled
         bubble = self.bubble
         interval = self.max_real_stall
+        bubble.on_outsider_stall = poke.set
+        real_now = _REAL['monotonic']
 
         def watch() -> None:
             last = -1
+            since = real_now()
             reported = False
-            while not stop.wait(interval):
+            while True:
+                polling = bubble.stalled_on is not None
+                poke.wait(0.01 if polling else interval)
+                poke.clear()
+                if stop.is_set():
+                    return
                 with bubble.mutex:
+                    if polling:
+                        bubble.maybe_advance()
                     progress = bubble.progress
-                    stalled = (progress == last and bubble.running > 0
-                               and bubble.active)
-                    if stalled and not reported:
-                        report = bubble.describe(
-                            f'virtual time frozen at {bubble.now:g} s for '
-                            f'{interval:g} s of real time: a test thread '
-                            f'is not durably blocked')
-                        bubble.reports.append(report)
-                        reported = True
-                    elif not stalled:
-                        reported = False
-                if stalled and reported and bubble.reports:
-                    LOG.warning('%s', bubble.reports[-1])
-                    stalled_event.set()
-                last = progress
+                    if progress != last or not bubble.active:
+                        last, since, reported = progress, real_now(), False
+                        continue
+                    if reported or real_now() - since < interval:
+                        continue
+                    report = bubble.describe(
+                        f'virtual time frozen at {bubble.now:g} s for '
+                        f'{interval:g} s of real time: a test thread is '
+                        f'not durably blocked')
+                    bubble.reports.append(report)
+                    reported = True
+                LOG.warning('%s', report)
+                stalled_event.set()
 
         thread = threading.Thread(target=watch, name='clock-watchdog',
                                   daemon=True)
@@ -364,6 +448,7 @@ class ClockFixture(_state.GuardedFixture):
 
         def stop_watchdog() -> None:
             stop.set()
+            poke.set()
             thread.join()
 
         self.addCleanup(stop_watchdog)
@@ -371,14 +456,17 @@ class ClockFixture(_state.GuardedFixture):
     # The clock ------------------------------------------------------------
 
     def now(self) -> float:
-        """Virtual seconds since the fixture was set up."""
+        """Virtual seconds since the fixture was set up.
+
+        Exact: virtual time is kept in whole nanoseconds.
+        """
         self._check_ready()
         return self.bubble.now
 
     def time(self) -> float:
         """Virtual ``time.time()``."""
         self._check_ready()
-        return _wall0 + self.bubble.now
+        return (_base_ns[1] + self.bubble.now_ns) / _NS
 
     def advance(self, seconds: float) -> None:
         """Move virtual time forward, firing the timers it passes."""
@@ -388,7 +476,14 @@ class ClockFixture(_state.GuardedFixture):
             raise ValueError(
                 f'advance() needs a finite number of seconds >= 0, got '
                 f'{seconds!r}')
-        self.bubble.advance(seconds)
+        bubble = self.bubble
+        ns = _core.to_ns(seconds)
+        if bubble.now_ns + ns > bubble.max_virtual_ns:
+            raise ClockError(
+                f'advance({seconds!r}) would pass the virtual time budget '
+                f'of {bubble.max_virtual:g} s (now {bubble.now:g} s); '
+                f'raise it with ClockFixture(max_virtual=...)')
+        bubble.advance(ns)
 
     def settle(self) -> None:
         """Block until every other test thread is durably blocked."""
@@ -396,26 +491,17 @@ class ClockFixture(_state.GuardedFixture):
         bubble = self.bubble
         if _member() is not bubble:
             raise ClockError('settle() must be called from a test thread')
-        lock = _REAL_ALLOCATE()
-        lock.acquire()
+        park = _core.Park(_thread.get_ident(), 'settle')
         with bubble.mutex:
-            if bubble.running <= 1:
-                return
-            bubble.settlers.append(lock)
-        lock.acquire()
+            bubble.park(park)
+        bubble.wait(park)
 
     @contextlib.contextmanager
     def hold(self) -> Iterator[None]:
         """Keep time still while work outside the test is in flight."""
         self._check_ready()
-        with self.bubble.mutex:
-            self.bubble.held += 1
-        try:
+        with self.bubble.hold():
             yield
-        finally:
-            with self.bubble.mutex:
-                self.bubble.held -= 1
-                self.bubble._maybe_advance()
 
     @property
     def jumps(self) -> int:
@@ -429,8 +515,10 @@ class ClockFixture(_state.GuardedFixture):
 
     def render(self) -> str:
         bubble = self.bubble
-        lines = [f'virtual time {bubble.now:g} s after {bubble.jumps} '
-                 f'jump(s); {len(bubble.members)} test thread(s), '
-                 f'{bubble.blocked} blocked, {len(bubble.timers)} timer(s)']
-        lines.extend(bubble.reports)
+        with bubble.mutex:
+            lines = [f'virtual time {bubble.now:g} s after {bubble.jumps} '
+                     f'jump(s); {len(bubble.members)} test thread(s), '
+                     f'{len(bubble.parked)} parked, '
+                     f'{len(bubble.timers)} timer(s)']
+            lines.extend(bubble.reports)
         return '\n'.join(lines)

@@ -22,6 +22,12 @@ class _QuietHandler(simple_server.WSGIRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Requests are not logged to stderr."""
 
+    def handle(self) -> None:
+        # NOTE(wsgi): on a clock, the client's io_wait counts as blocked
+        # only while this thread answers it.
+        with clock.io_answer():
+            super().handle()
+
 
 class _Server(socketserver.ThreadingMixIn, simple_server.WSGIServer):
     # NOTE(wsgi): non-daemon request threads, joined by server_close(), so
@@ -88,7 +94,7 @@ class WSGIServiceFixture(_state.GuardedFixture):
         while not self._stopping:
             # NOTE(wsgi): idle in accept(), this thread doesn't hold up a
             # virtual clock; request threads run as usual.
-            with clock.io_wait():
+            with clock.io_listen():
                 self._httpd.handle_request()
 
     def _stop(self) -> None:

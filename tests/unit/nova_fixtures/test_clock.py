@@ -303,7 +303,8 @@ class TestSettleHoldAndReports(ClockTestCase):
         error = self.assertRaises(nova_fixtures.ClockError, time.sleep,
                                   7200)
         self.assertEqual('virtual time budget of 3600 s exceeded: the next '
-                         'deadline is at 7200 s', str(error))
+                         'deadline is at 7200 s; raise it with '
+                         'ClockFixture(max_virtual=...)', str(error))
 
 
 class TestStallReport(testtools.TestCase):

@@ -1,0 +1,496 @@
+"""The core of the bubble: membership, parks, the running count, time.
+
+Prior art: Go's ``testing/synctest`` (exact accounting of durably blocked
+goroutines; time jumps only when all are), trio's ``MockClock`` autojump.
+Design: ``doc/virtual-time.rst``.
+
+Only this module changes membership, parks and virtual time. Locks
+(`nova_fixtures._vlock`), the clock and the deadlock detector observe it
+through a narrow API:
+
+* membership: `Core.expect`, `Core.cancel_expected`, `Core.enter`,
+  `Core.leave`;
+* `Core.park` registers a `Park` (one wait of one thread) and `Core.wait`
+  waits for it to end. Whatever unwinds out of a wait (an exception from a
+  signal handler such as ``OS_TEST_TIMEOUT``'s, ``KeyboardInterrupt``)
+  goes through `Core.abort`, which takes the park back (and hands on a lock
+  granted meanwhile), so no thread is ever counted as blocked that is not;
+* `Core.scope` is a park of its own kind around a wait the core can't see
+  (``io_wait`` and friends), nested parks inside it shadow it;
+* time: `Core.now_ns`, `Core.advance`, `Core.hold`, settling.
+
+Nothing is counted by hand. ``parked`` maps each parked member to its
+innermost park; whether that park is *durable* (only the test's own
+threads or a deadline can end it) is decided when the question is asked,
+from the current owners and members, so a lock handed to a thread outside
+the bubble makes its waiters count as running from that moment.
+
+Re-entry: a garbage collection inside a critical section runs weakref
+callbacks and ``__del__`` in the same thread, and those may take and
+release locks of the bubble (concurrent.futures' executor callback puts on
+a queue); signal handlers run between any two bytecodes of the main
+thread. So the mutex is re-entrant, state changes are single stores made
+after the allocations they need, and a wait that begins inside another
+critical section of its own thread releases the mutex fully while it
+waits.
+"""
+
+from __future__ import annotations
+
+import _thread
+import contextlib
+import heapq
+import itertools
+import sys
+import threading
+from typing import Any, Callable, Iterator
+
+__all__ = ['ClockError', 'Core', 'DeadlockError', 'Park', 'get_ident']
+
+get_ident = _thread.get_ident
+
+# NOTE(core): a thread outside the bubble whose innermost Python frame is
+# one of these is idle (waiting for work), not about to wake a test thread.
+_IDLE_FUNCTIONS = frozenset({
+    ('threading.py', 'wait'), ('threading.py', '_wait_for_tstate_lock'),
+    ('threading.py', 'join'), ('thread.py', '_worker'),
+    ('selectors.py', 'select'), ('socketserver.py', 'serve_forever'),
+})
+
+
+class ClockError(RuntimeError):
+    """The virtual clock was misused or ran out of budget."""
+
+
+class DeadlockError(RuntimeError):
+    """Test threads wait for each other, or for nothing that can happen."""
+
+
+class Park:
+    """One wait of one thread: it blocks on a raw lock of its own.
+
+    ``kind`` is ``'lock'`` (a mutex `VLock`), ``'waiter'`` (a Condition's
+    waiter lock), ``'sleep'``, ``'settle'``, or a scope kind: ``'io'``
+    (waiting for an answer from a test thread), ``'listen'`` (a server
+    waiting for a request).
+    """
+
+    __slots__ = ('ident', 'kind', 'obj', 'lock', 'done', 'granted',
+                 'error', 'deadline', 'timeout', 'member', 'virtual',
+                 'outer', 'retry', 'site')
+
+    def __init__(self, ident: int, kind: str, obj: Any = None,
+                 timeout: float | None = None, site: str = '') -> None:
+        self.ident = ident
+        self.kind = kind
+        self.obj = obj
+        self.timeout = timeout
+        self.site = site
+        self.lock = _thread.allocate_lock()
+        self.lock.acquire()
+        self.done = False
+        self.granted = False
+        self.error: BaseException | None = None
+        self.deadline: int | None = None
+        self.member = False
+        self.virtual = False
+        self.outer: Park | None = None
+        self.retry = False
+
+
+def to_ns(seconds: float) -> int:
+    """Whole nanoseconds for a timeout; a positive one is at least 1 ns.
+
+    The floor of 1 ns guarantees progress to deadline loops whose
+    remaining time, computed in floats, is a hair above zero.
+    """
+    ns = round(seconds * 1_000_000_000)
+    return ns if ns > 0 or seconds <= 0 else 1
+
+
+class Core:
+    """Members, parks, timers and (optionally virtual) time of a test.
+
+    :param virtual: timed waits and sleeps of members follow virtual time.
+    :param autojump: jump to the next deadline when all are blocked.
+    :param max_virtual: virtual seconds after which the test thread gets
+        `ClockError`.
+    """
+
+    def __init__(self, virtual: bool, autojump: bool = True,
+                 max_virtual: float = 3600.0) -> None:
+        self.mutex = _thread.RLock()
+        self.virtual = virtual
+        self.autojump = autojump
+        self.max_virtual = max_virtual
+        self.max_virtual_ns = to_ns(max_virtual)
+        self.active = True
+        self.now_ns = 0
+        self.members: dict[int, str] = {}
+        self.pending = 0
+        self.parked: dict[int, Park] = {}
+        self.timers: list[tuple[int, int, Park]] = []
+        self._seq = itertools.count()
+        self.settlers: list[Park] = []
+        self.held = 0
+        self.answering = 0
+        self.outsiders: dict[int, str] = {}
+        self.root = get_ident()
+        self.failure: BaseException | None = None
+        self.failure_delivered = False
+        self.progress = 0
+        self.jumps = 0
+        self.reports: list[str] = []
+        self.detect = False
+        self.abandoning = False
+        # NOTE(core): set by the clock: called (mutex held) when time
+        # waits on a busy thread outside the bubble, to poll for its end.
+        self.on_outsider_stall: Callable[[], None] | None = None
+        self.stalled_on: str | None = None
+
+    # Membership ------------------------------------------------------------
+
+    def is_member(self, ident: int) -> bool:
+        return self.active and ident in self.members
+
+    def expect(self) -> None:
+        """A member is starting a thread: count it running from now."""
+        with self.mutex:
+            self.pending += 1
+            self.progress += 1
+
+    def cancel_expected(self) -> None:
+        with self.mutex:
+            self.pending -= 1
+            self.maybe_advance()
+
+    def enter(self, name: str) -> None:
+        ident = get_ident()
+        with self.mutex:
+            self.members[ident] = name
+            self.pending -= 1
+            self.progress += 1
+
+    def leave(self) -> None:
+        ident = get_ident()
+        with self.mutex:
+            self.members.pop(ident, None)
+            self.parked.pop(ident, None)
+            self.progress += 1
+            self.maybe_advance()
+
+    def note_outsider(self, ident: int) -> None:
+        """A thread outside the bubble used one of its locks (mutex held)."""
+        if self.active and ident not in self.outsiders:
+            # NOTE(core): a thread a member started, before it enters or
+            # after it leaves, is ours: Thread._bootstrap_inner sets its
+            # started Event, before it is even in threading._active.
+            if getattr(_thread_of(ident), '_nf_bubble', None) is not self:
+                self.outsiders[ident] = _thread_name(ident)
+
+    def name(self, ident: int | None) -> str:
+        if ident is None:
+            return '(nobody)'
+        return self.members.get(ident) or self.outsiders.get(ident) or \
+            _thread_name(ident)
+
+    # Parks ---------------------------------------------------------------
+
+    def park(self, park: Park) -> None:
+        """Register ``park`` before its thread waits (mutex held)."""
+        park.member = self.is_member(park.ident)
+        if not park.member:
+            return
+        park.virtual = self.virtual
+        if park.timeout is not None and self.virtual:
+            park.deadline = self.now_ns + to_ns(park.timeout)
+            entry = (park.deadline, next(self._seq), park)
+            heapq.heappush(self.timers, entry)
+        park.outer = self.parked.get(park.ident)
+        self.parked[park.ident] = park
+        if park.kind == 'settle':
+            self.settlers.append(park)
+        self.progress += 1
+        self.maybe_advance()
+
+    def wait(self, park: Park) -> bool:
+        """Wait for ``park`` to end; True if it was granted.
+
+        Raises the error the park was ended with. An exception from the
+        wait itself propagates after `abort` took the park back.
+        """
+        mutex = self.mutex
+        # NOTE(core): a wait begun inside another critical section of this
+        # thread (a GC callback, a signal handler) must not keep the mutex.
+        saved = mutex._release_save() if mutex._is_owned() else None
+        try:
+            try:
+                if park.virtual or park.timeout is None:
+                    park.lock.acquire()
+                else:
+                    park.lock.acquire(True, park.timeout)
+            finally:
+                if saved is not None:
+                    mutex._acquire_restore(saved)
+        except BaseException:
+            self.abort(park)
+            raise
+        with mutex:
+            if not park.done:
+                # NOTE(core): a real timeout ran out.
+                self.end(park, granted=False, release=False)
+        if park.error is not None:
+            raise park.error
+        return park.granted
+
+    def abort(self, park: Park) -> None:
+        """Take ``park`` back after an exception unwound out of its wait."""
+        with self.mutex:
+            if not park.done:
+                self.end(park, granted=False, release=False)
+            elif park.granted and park.kind == 'lock':
+                # NOTE(core): the lock was handed over just as the wait was
+                # interrupted; the acquire fails, so pass the lock on.
+                park.granted = False
+                park.obj.release()
+
+    def end(self, park: Park, granted: bool,
+            error: BaseException | None = None,
+            release: bool = True) -> None:
+        """End ``park``'s wait (mutex held)."""
+        if park.done:
+            return
+        park.done = True
+        park.granted = granted
+        park.error = error
+        if park.member:
+            self._unlink(park)
+        if park.kind == 'settle':
+            try:
+                self.settlers.remove(park)
+            except ValueError:
+                pass
+        obj = park.obj
+        if not granted and obj is not None and park.kind in (
+                'lock', 'waiter'):
+            try:
+                obj.waiters.remove(park)
+            except ValueError:
+                pass
+        self.progress += 1
+        if release:
+            park.lock.release()
+
+    def _unlink(self, park: Park) -> None:
+        top = self.parked.get(park.ident)
+        if top is park:
+            if park.outer is None:
+                del self.parked[park.ident]
+            else:
+                self.parked[park.ident] = park.outer
+            return
+        while top is not None and top.outer is not park:
+            top = top.outer
+        if top is not None:
+            top.outer = park.outer
+
+    @contextlib.contextmanager
+    def scope(self, kind: str) -> Iterator[None]:
+        """Count this member as parked (``kind``) for the block's length."""
+        park = Park(get_ident(), kind)
+        with self.mutex:
+            self.park(park)
+        try:
+            yield
+        finally:
+            with self.mutex:
+                self.end(park, granted=False, release=False)
+                self.maybe_advance()
+
+    @contextlib.contextmanager
+    def answering_scope(self) -> Iterator[None]:
+        """A test thread is answering one ``'io'`` wait of another."""
+        with self.mutex:
+            self.answering += 1
+            self.maybe_advance()
+        try:
+            yield
+        finally:
+            with self.mutex:
+                self.answering -= 1
+                self.progress += 1
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        """Keep time still (and report no deadlock) for the block."""
+        with self.mutex:
+            self.held += 1
+        try:
+            yield
+        finally:
+            with self.mutex:
+                self.held -= 1
+                self.maybe_advance()
+
+    # Deciding ------------------------------------------------------------
+
+    def durable(self, park: Park) -> bool:
+        """Only test threads or a deadline can end ``park``'s wait."""
+        kind = park.kind
+        if kind == 'lock':
+            owner = park.obj.owner
+            return owner is not None and owner in self.members
+        return kind != 'io'
+
+    def _all_parked(self) -> bool:
+        """Every member parked, durably; io waits answered."""
+        if len(self.parked) < len(self.members) + self.pending or \
+                not self.members:
+            return False
+        ios = 0
+        for park in self.parked.copy().values():
+            if park.kind == 'io':
+                ios += 1
+            elif not self.durable(park):
+                return False
+        return ios <= self.answering
+
+    def busy_outsider(self) -> str | None:
+        """Describe a thread outside the bubble that used its locks and is
+        running now (not idle in a wait), or None."""
+        if not self.outsiders:
+            return None
+        frames = sys._current_frames()
+        for ident, name in list(self.outsiders.items()):
+            frame = frames.get(ident)
+            if frame is None:
+                del self.outsiders[ident]
+                continue
+            if ident in self.members:
+                continue
+            code = frame.f_code
+            where = (code.co_filename.rsplit('/', 1)[-1], code.co_name)
+            if code is not _WAIT_CODE and where not in _IDLE_FUNCTIONS:
+                return (f'"{name}" (not a test thread) is running at '
+                        f'{code.co_filename}:{frame.f_lineno}')
+        return None
+
+    def maybe_advance(self) -> None:
+        """Wake settlers, jump time or report, if every member is blocked
+        (mutex held)."""
+        while self.active and self._all_parked():
+            busy = self.busy_outsider()
+            if busy is not None:
+                self.stalled_on = busy
+                if self.on_outsider_stall is not None:
+                    self.on_outsider_stall()
+                return
+            self.stalled_on = None
+            if self.settlers:
+                for park in list(self.settlers):
+                    self.end(park, granted=True)
+                return
+            if self.held:
+                return
+            if not self.virtual:
+                if self.detect and not any(
+                        p.timeout is not None for p in self.parked.values()):
+                    self.all_blocked()
+                return
+            if not self.autojump:
+                return
+            while self.timers and self.timers[0][2].done:
+                heapq.heappop(self.timers)
+            if not self.timers:
+                self.all_blocked()
+                return
+            deadline = self.timers[0][0]
+            if deadline > self.max_virtual_ns:
+                self.fail_root(ClockError(
+                    f'virtual time budget of {self.max_virtual:g} s '
+                    f'exceeded: the next deadline is at '
+                    f'{deadline / 1e9:g} s; raise it with '
+                    f'ClockFixture(max_virtual=...)'))
+                return
+            self.now_ns = max(self.now_ns, deadline)
+            self.jumps += 1
+            self._fire_due()
+
+    def _fire_due(self) -> None:
+        while self.timers and self.timers[0][0] <= self.now_ns:
+            park = heapq.heappop(self.timers)[2]
+            self.end(park, granted=False)
+
+    def advance(self, ns: int) -> None:
+        with self.mutex:
+            self.now_ns += ns
+            self._fire_due()
+            self.maybe_advance()
+
+    def all_blocked(self) -> None:
+        """Every member is blocked for good (mutex held): report it."""
+        raise NotImplementedError
+
+    def fail_root(self, error: BaseException) -> None:
+        """Deliver ``error`` to the test thread's wait (mutex held)."""
+        if self.failure is None:
+            self.failure = error
+        root = self.parked.get(self.root)
+        if root is not None and error is self.failure and \
+                root.kind not in ('io', 'listen'):
+            self.failure_delivered = True
+            self.end(root, granted=False, error=error)
+
+    # Closing -------------------------------------------------------------
+
+    def close(self, abandon: bool = False) -> None:
+        """Wake every parked member; from now on waits are real.
+
+        A timed wait or a sleep ends as if its time ran out; an untimed lock
+        wait starts again, in real time, or with ``abandon`` raises
+        `DeadlockError` so that a deadlocked thread unwinds.
+        """
+        with self.mutex:
+            self.abandoning = abandon
+            if not abandon:
+                self.active = False
+            for park in list(self.parked.values()):
+                while park is not None:
+                    outer = park.outer
+                    self._close_park(park, abandon)
+                    park = outer
+
+    def _close_park(self, park: Park, abandon: bool) -> None:
+        if park.kind in ('io', 'listen'):
+            return
+        untimed = park.timeout is None and park.kind == 'lock'
+        if untimed and abandon:
+            self.end(park, granted=False, error=DeadlockError(
+                'abandoned at the end of the test: this thread was still '
+                'waiting for ' + self.lock_desc(park.obj)))
+            return
+        park.retry = untimed
+        self.end(park, granted=park.kind == 'settle')
+
+    def lock_desc(self, lock: Any) -> str:
+        if isinstance(lock, str):
+            return f'lockutils lock "{lock}"'
+        return f'lock made at {getattr(lock, "site", "") or "?"}'
+
+
+def _thread_of(ident: int) -> threading.Thread | None:
+    thread: threading.Thread | None = threading._active.get(  # type: ignore
+        ident)
+    if thread is None:
+        for starting in list(threading._limbo):  # type: ignore[attr-defined]
+            if starting.ident == ident:
+                return starting  # type: ignore[no-any-return]
+    return thread
+
+
+def _thread_name(ident: int) -> str:
+    thread = _thread_of(ident)
+    return thread.name if thread is not None else f'thread {ident}'
+
+
+_WAIT_CODE = Core.wait.__code__

@@ -1,0 +1,198 @@
+"""VLock: a lock that knows its owner, its waiters and where it was made.
+
+Same interface as ``_thread.LockType``. Every wait is a `Park` of the core
+(`nova_fixtures._core`): members of an active bubble wait there with no
+real timeout (virtual time ends timed waits), everyone else waits in real
+time. ``release()`` hands the lock to the first waiter still waiting.
+"""
+
+from __future__ import annotations
+
+import _thread
+import collections
+import math
+import sys
+from typing import Any, Callable
+
+from nova_fixtures import _bubble
+from nova_fixtures import _core
+
+__all__ = ['VLock', 'check_sleep', 'check_timeout', 'sleep']
+
+get_ident = _core.get_ident
+
+
+def _real_error(*args: Any) -> str:
+    try:
+        _thread.allocate_lock().acquire(*args)
+    except (ValueError, OverflowError) as exc:
+        return str(exc)
+    raise AssertionError(f'acquire{args} did not fail')  # pragma: no cover
+
+
+# NOTE(vlock): the real lock's messages, which differ between versions.
+_NAN = _real_error(True, float('nan'))
+_NEGATIVE = _real_error(True, -2)
+_TOO_LARGE = _real_error(True, float('inf'))
+_NON_BLOCKING = _real_error(False, 1)
+TIMEOUT_MAX = _thread.TIMEOUT_MAX
+
+
+def check_timeout(blocking: bool, timeout: float) -> None:
+    """Raise what a real lock's ``acquire(blocking, timeout)`` raises."""
+    if timeout == -1:
+        return
+    if not blocking:
+        raise ValueError(_NON_BLOCKING)
+    if math.isnan(timeout):
+        raise ValueError(_NAN)
+    if timeout < 0:
+        raise ValueError(_NEGATIVE)
+    if timeout > TIMEOUT_MAX:
+        raise OverflowError(_TOO_LARGE)
+
+
+def check_sleep(seconds: float) -> None:
+    """Raise what ``time.sleep(seconds)`` raises for a bad length."""
+    if math.isnan(seconds):
+        raise ValueError(_NAN)
+    if seconds < 0:
+        raise ValueError('sleep length must be non-negative')
+    if math.isinf(seconds):
+        raise OverflowError(_TOO_LARGE)
+
+
+class VLock:
+    """A lock that knows its owner, its waiters and where it was made.
+
+    ``kind`` is ``'waiter'`` for a Condition's waiter lock (its timed
+    acquire is the wait), else ``'mutex'``. A member's wait for a mutex is
+    durable while the owner is a member too; a waiter lock's always is.
+    """
+
+    __slots__ = ('bubble', 'locked_', 'owner', 'waiters', 'site', 'kind',
+                 'lock_class', '__weakref__')
+
+    def __init__(self, bubble: _bubble.Bubble, site: str = '',
+                 kind: str = 'mutex') -> None:
+        self.bubble = bubble
+        self.locked_ = False
+        self.owner: int | None = None
+        self.waiters: collections.deque[_core.Park] = collections.deque()
+        self.site = site
+        self.kind = kind
+        self.lock_class: str | None = None
+
+    def __repr__(self) -> str:
+        state = 'locked' if self.locked_ else 'unlocked'
+        return f'<VLock {self.kind} {state} made at {self.site or "?"}>'
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if timeout != -1 or not blocking:
+            check_timeout(blocking, timeout)
+        bubble = self.bubble
+        me = get_ident()
+        tracked = self.kind == 'mutex' and bubble.detect
+        caller = sys._getframe(1) if tracked else None
+        site = _bubble.site_of(caller) if tracked else ''
+        park: _core.Park | None = None
+        while True:
+            with bubble.mutex:
+                member = bubble.is_member(me)
+                if not member:
+                    bubble.note_outsider(me)
+                elif tracked and park is None:
+                    bubble.note_acquire(
+                        me, self, blocking and timeout != 0,
+                        _stack_of(caller))
+                if not self.locked_:
+                    self.locked_ = True
+                    self.owner = me
+                    if tracked and member:
+                        bubble.note_held(me, self, site)
+                    return True
+                if not blocking or timeout == 0:
+                    return False
+                if park is not None:
+                    if tracked and member and timeout < 0:
+                        self._check_cycle(me)
+                    self.waiters.append(park)
+                    bubble.park(park)
+            if park is None:
+                # NOTE(vlock): allocate outside the mutex, then look again.
+                park = _core.Park(
+                    me, 'waiter' if self.kind == 'waiter' else 'lock', self,
+                    None if timeout < 0 else timeout, site)
+                continue
+            if bubble.wait(park):
+                if tracked and member:
+                    with bubble.mutex:
+                        bubble.note_held(me, self, site)
+                return True
+            if not park.retry:
+                return False
+            park = None
+
+    def _check_cycle(self, me: int) -> None:
+        bubble = self.bubble
+        chain = bubble.find_cycle(me, self)
+        if chain:
+            raise bubble.cycle_error(chain)
+        if bubble.abandoning:
+            raise _core.DeadlockError(
+                'abandoned at the end of the test: this thread waits for ' +
+                bubble.lock_desc(self))
+
+    def release(self) -> None:
+        bubble = self.bubble
+        with bubble.mutex:
+            if not self.locked_:
+                raise RuntimeError('release unlocked lock')
+            me = get_ident()
+            if not bubble.is_member(me):
+                bubble.note_outsider(me)
+            if self.kind == 'mutex' and bubble.detect:
+                bubble.note_released(self.owner, self)
+            waiters = self.waiters
+            while waiters:
+                park = waiters.popleft()
+                if park.done:
+                    continue
+                self.owner = park.ident
+                bubble.end(park, granted=True)
+                return
+            self.locked_ = False
+            self.owner = None
+
+    def locked(self) -> bool:
+        return self.locked_
+
+    def _at_fork_reinit(self) -> None:
+        self.locked_ = False
+        self.owner = None
+        self.waiters.clear()
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _stack_of(frame: Any) -> Callable[[], str]:
+    return lambda: '\n'.join(_bubble.trimmed_stack(frame))
+
+
+def sleep(bubble: _bubble.Bubble, seconds: float,
+          real_sleep: Callable[[float], None]) -> None:
+    """Sleep ``seconds`` of virtual time if the caller is a member."""
+    me = get_ident()
+    park = _core.Park(me, 'sleep', None, seconds)
+    with bubble.mutex:
+        virtual = bubble.virtual and bubble.is_member(me)
+        if virtual:
+            bubble.park(park)
+    if not virtual:
+        real_sleep(seconds)
+        return
+    bubble.wait(park)

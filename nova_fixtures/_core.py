@@ -119,7 +119,9 @@ class Core:
 
     def __init__(self, virtual: bool, autojump: bool = True,
                  max_virtual: float = 3600.0) -> None:
-        self.mutex = _thread.RLock()
+        # NOTE(core): typed Any: mypy's RLock lacks the private methods
+        # (_is_owned, _release_save, _acquire_restore) used by wait().
+        self.mutex: Any = _thread.RLock()
         self.virtual = virtual
         self.autojump = autojump
         self.max_virtual = max_virtual
@@ -135,6 +137,9 @@ class Core:
         self.held = 0
         self.answering = 0
         self.outsiders: dict[int, str] = {}
+        # NOTE(core): futures a member submitted to a pool whose threads
+        # are outside the bubble, until done: id -> the pool's description.
+        self.outside_work: dict[int, str] = {}
         self.root = get_ident()
         self.failure: BaseException | None = None
         self.failure_delivered = False
@@ -188,6 +193,17 @@ class Core:
             if getattr(_thread_of(ident), '_nf_bubble', None) is not self:
                 self.outsiders[ident] = _thread_name(ident)
 
+    def outside_work_begin(self, key: int, what: str) -> None:
+        with self.mutex:
+            self.outside_work[key] = what
+            self.progress += 1
+
+    def outside_work_end(self, key: int) -> None:
+        with self.mutex:
+            if self.outside_work.pop(key, None) is not None:
+                self.progress += 1
+                self.maybe_advance()
+
     def name(self, ident: int | None) -> str:
         if ident is None:
             return '(nobody)'
@@ -217,13 +233,17 @@ class Core:
         """Wait for ``park`` to end; True if it was granted.
 
         Raises the error the park was ended with. An exception from the
-        wait itself propagates after `abort` took the park back.
+        wait itself propagates after `abort` took the park back; callers
+        also abort on an exception between `park` and this call.
         """
         mutex = self.mutex
-        # NOTE(core): a wait begun inside another critical section of this
-        # thread (a GC callback, a signal handler) must not keep the mutex.
-        saved = mutex._release_save() if mutex._is_owned() else None
+        saved = None
         try:
+            # NOTE(core): a wait begun inside another critical section of
+            # this thread (a GC callback, a signal handler) must not keep
+            # the mutex.
+            if mutex._is_owned():
+                saved = mutex._release_save()
             try:
                 if park.virtual or park.timeout is None:
                     park.lock.acquire()
@@ -349,15 +369,24 @@ class Core:
             return False
         ios = 0
         for park in self.parked.copy().values():
-            if park.kind == 'io':
+            # NOTE(core): a thread inside an io_wait waits for that I/O,
+            # whatever it waits for in it (a lock of the client library).
+            scope: Park | None = park
+            while scope is not None and scope.kind != 'io':
+                scope = scope.outer
+            if scope is not None:
                 ios += 1
             elif not self.durable(park):
                 return False
         return ios <= self.answering
 
     def busy_outsider(self) -> str | None:
-        """Describe a thread outside the bubble that used its locks and is
-        running now (not idle in a wait), or None."""
+        """Describe what outside the bubble may still wake a member, or
+        None: work a member gave to a pool made before the bubble, or a
+        thread outside it that used its locks and is running now (not idle
+        in a wait)."""
+        for what in self.outside_work.values():
+            return f'work submitted to {what} is still running'
         if not self.outsiders:
             return None
         frames = sys._current_frames()
@@ -454,7 +483,8 @@ class Core:
             self.abandoning = abandon
             if not abandon:
                 self.active = False
-            for park in list(self.parked.values()):
+            for top in list(self.parked.values()):
+                park: Park | None = top
                 while park is not None:
                     outer = park.outer
                     self._close_park(park, abandon)

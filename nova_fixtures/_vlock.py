@@ -97,41 +97,60 @@ class VLock:
         site = _bubble.site_of(caller) if tracked else ''
         park: _core.Park | None = None
         while True:
-            with bubble.mutex:
-                member = bubble.is_member(me)
-                if not member:
-                    bubble.note_outsider(me)
-                elif tracked and park is None:
-                    bubble.note_acquire(
-                        me, self, blocking and timeout != 0,
-                        _stack_of(caller))
-                if not self.locked_:
-                    self.locked_ = True
-                    self.owner = me
-                    if tracked and member:
-                        bubble.note_held(me, self, site)
+            try:
+                if self._try_or_park(park, me, blocking, timeout, tracked,
+                                     site, caller):
                     return True
-                if not blocking or timeout == 0:
-                    return False
+                if park is None:
+                    # NOTE(vlock): allocate outside the mutex, then look
+                    # again.
+                    if not blocking or timeout == 0:
+                        return False
+                    park = _core.Park(
+                        me, 'waiter' if self.kind == 'waiter' else 'lock',
+                        self, None if timeout < 0 else timeout, site)
+                    continue
+                granted = bubble.wait(park)
+            except BaseException:
                 if park is not None:
-                    if tracked and member and timeout < 0:
-                        self._check_cycle(me)
-                    self.waiters.append(park)
-                    bubble.park(park)
-            if park is None:
-                # NOTE(vlock): allocate outside the mutex, then look again.
-                park = _core.Park(
-                    me, 'waiter' if self.kind == 'waiter' else 'lock', self,
-                    None if timeout < 0 else timeout, site)
-                continue
-            if bubble.wait(park):
-                if tracked and member:
+                    bubble.abort(park)
+                raise
+            if granted:
+                if tracked and bubble.is_member(me):
                     with bubble.mutex:
                         bubble.note_held(me, self, site)
                 return True
             if not park.retry:
                 return False
             park = None
+
+    def _try_or_park(self, park: _core.Park | None, me: int,
+                     blocking: bool, timeout: float, tracked: bool,
+                     site: str, caller: Any) -> bool:
+        """Take the lock if free (True); else register ``park``, if given.
+        """
+        bubble = self.bubble
+        with bubble.mutex:
+            member = bubble.is_member(me)
+            if not member:
+                bubble.note_outsider(me)
+            elif tracked and park is None:
+                # NOTE(vlock): like a trylock, a timed acquire adds no
+                # lock-order edge: it gives up by itself (back-off).
+                bubble.note_acquire(
+                    me, self, blocking and timeout < 0, _stack_of(caller))
+            if not self.locked_:
+                self.locked_ = True
+                self.owner = me
+                if tracked and member:
+                    bubble.note_held(me, self, site)
+                return True
+            if park is not None:
+                if tracked and member and timeout < 0:
+                    self._check_cycle(me)
+                self.waiters.append(park)
+                bubble.park(park)
+        return False
 
     def _check_cycle(self, me: int) -> None:
         bubble = self.bubble
@@ -188,11 +207,15 @@ def sleep(bubble: _bubble.Bubble, seconds: float,
     """Sleep ``seconds`` of virtual time if the caller is a member."""
     me = get_ident()
     park = _core.Park(me, 'sleep', None, seconds)
-    with bubble.mutex:
-        virtual = bubble.virtual and bubble.is_member(me)
+    try:
+        with bubble.mutex:
+            virtual = bubble.virtual and bubble.is_member(me)
+            if virtual:
+                bubble.park(park)
         if virtual:
-            bubble.park(park)
-    if not virtual:
-        real_sleep(seconds)
-        return
-    bubble.wait(park)
+            bubble.wait(park)
+            return
+    except BaseException:
+        bubble.abort(park)
+        raise
+    real_sleep(seconds)

@@ -19,6 +19,7 @@ from nova_fixtures import _bubble
 from nova_fixtures import _core
 from nova_fixtures import _state
 from nova_fixtures import _vlock
+from nova_fixtures import _wallclock
 
 __all__ = ['ClockError', 'ClockFixture', 'DeadlockError', 'io_answer',
            'io_listen', 'io_wait']
@@ -53,7 +54,8 @@ _retired: dict[int, tuple[int, int]] = {}
 _scanned: set[str] = set()
 # NOTE(clock): modules that must keep the real functions: ours.
 _SKIP_MODULES = ('nova_fixtures._bubble', 'nova_fixtures._core',
-                 'nova_fixtures._vlock', 'nova_fixtures.clock')
+                 'nova_fixtures._vlock', 'nova_fixtures._wallclock',
+                 'nova_fixtures.clock')
 
 
 def _member() -> _bubble.Bubble | None:
@@ -72,6 +74,22 @@ def _read_ns(index: int) -> int:
     offset = _retired.get(ident)
     real: int = _REAL_NS[index]()
     return real if offset is None else real + offset[index]
+
+
+def _monotonic_base_ns(real_ns: int) -> int:
+    """Where virtual ``time.monotonic()`` starts: a power of two seconds.
+
+    2**20 s (12 days), or the next power of two above the host's uptime:
+    never behind a reading taken before the clock, the same on every host
+    that has been up less than 12 days (so no virtual outcome depends on
+    the uptime), and a base on which sums of whole seconds and binary
+    fractions are exact floats, with a unit in the last place under half
+    a nanosecond below 2**21 s.
+    """
+    base = 1 << 20
+    while base * _NS < real_ns:
+        base <<= 1
+    return base * _NS
 
 
 def _v_monotonic() -> float:
@@ -252,6 +270,7 @@ def install_threading(fixture: fixtures.Fixture,
         real_join(thread, timeout)
 
     fixture.addCleanup(_forget, bubble)
+    _watch_outside_pools(fixture, bubble)
     with bubble.mutex:
         bubble.members[_thread.get_ident()] = threading.current_thread().name
     _current = bubble
@@ -263,6 +282,45 @@ def install_threading(fixture: fixtures.Fixture,
             ('threading._CRLock', None),
             ('queue.SimpleQueue', queue._PySimpleQueue)):  # type: ignore
         fixture.useFixture(fixtures.MonkeyPatch(target, value))
+
+
+def _watch_outside_pools(fixture: fixtures.Fixture,
+                         bubble: _bubble.Bubble) -> None:
+    """Count work a member submits to a pool with threads outside the
+    bubble (made before it) as running until its future is done, so that
+    time stalls rather than jump under it."""
+    pools = [('concurrent.futures.ThreadPoolExecutor', '_threads')]
+    try:
+        import futurist  # noqa: F401
+    except ImportError:  # pragma: no cover
+        pass
+    else:
+        pools.append(('futurist.ThreadPoolExecutor', '_workers'))
+    for path, attr in pools:
+        module_name, cls_name = path.rsplit('.', 1)
+        cls = getattr(sys.modules[module_name], cls_name)
+        fixture.useFixture(fixtures.MonkeyPatch(
+            path + '.submit', _outside_submit(bubble, cls.submit, attr)))
+
+
+def _outside_submit(bubble: _bubble.Bubble, real_submit: Callable[..., Any],
+                    attr: str) -> Callable[..., Any]:
+    def submit(pool: Any, *args: Any, **kwargs: Any) -> Any:
+        future = real_submit(pool, *args, **kwargs)
+        if _member() is not bubble:
+            return future
+        outside = [t.name for t in getattr(pool, attr, ())
+                   if getattr(t, '_nf_bubble', None) is not bubble and
+                   t.is_alive()]
+        if outside:
+            key = id(future)
+            bubble.outside_work_begin(
+                key, f'a pool made before the clock '
+                f'({", ".join(sorted(outside))})')
+            future.add_done_callback(lambda _: bubble.outside_work_end(key))
+        return future
+
+    return submit
 
 
 def _forget(bubble: _bubble.Bubble) -> None:
@@ -345,15 +403,14 @@ class ClockFixture(_state.GuardedFixture):
         self.bubble = bubble
         self.addDetail('nova-fixtures:clock', _state.lazy_text(self.render))
         self._start_watchdog()
-        # NOTE(clock): whole seconds, rounded up so that time never goes
-        # backwards for a reading taken before the clock.
-        mono = -(-_REAL_NS[0]() // _NS) * _NS
+        mono = _monotonic_base_ns(_REAL_NS[0]())
         if self.start_wall is not None:
             wall = round(self.start_wall * _NS)
         else:
             wall = -(-_REAL_NS[1]() // _NS) * _NS
         _base_ns = (mono, wall)
         self._patch_time()
+        _wallclock.install(virtual_wall)
         install_threading(self, bubble)
         self.addCleanup(self._close)
         self._ready()
@@ -492,9 +549,13 @@ class ClockFixture(_state.GuardedFixture):
         if _member() is not bubble:
             raise ClockError('settle() must be called from a test thread')
         park = _core.Park(_thread.get_ident(), 'settle')
-        with bubble.mutex:
-            bubble.park(park)
-        bubble.wait(park)
+        try:
+            with bubble.mutex:
+                bubble.park(park)
+            bubble.wait(park)
+        except BaseException:
+            bubble.abort(park)
+            raise
 
     @contextlib.contextmanager
     def hold(self) -> Iterator[None]:

@@ -101,7 +101,9 @@ class WSGIServiceFixture(_state.GuardedFixture):
         self._stopping = True
         if self._thread.is_alive():
             # NOTE(wsgi): wake the blocked accept(); the loop then sees
-            # _stopping and returns.
-            with socket.create_connection(('127.0.0.1', self.port)):
-                pass
-            self._thread.join()
+            # _stopping and returns. On a clock, the connection is I/O in
+            # flight until the accept loop answers it.
+            with clock.io_wait():
+                with socket.create_connection(('127.0.0.1', self.port)):
+                    pass
+                self._thread.join()

@@ -9,6 +9,7 @@ from oslo_concurrency import lockutils
 import testtools
 
 import nova_fixtures
+from tests.unit.nova_fixtures.waits import wait_until_queued
 
 HERE = __file__
 
@@ -205,6 +206,53 @@ class TestOtherDeadlocks(DeadlockTestCase):
         lock.acquire()
         self.assertFalse(lock.acquire(timeout=0.01))
         lock.release()
+        self.finish()()
+
+
+class TestNoFalseDeadlocks(DeadlockTestCase):
+    """Idioms that look like deadlocks and are not (issue 9)."""
+
+    def test_lock_released_by_another_thread_binary_semaphore(self):
+        lock = threading.Lock()
+        lock.acquire()
+
+        def release_once_waited_for():
+            wait_until_queued(lock, 1)
+            lock.release()
+
+        releaser = threading.Thread(target=release_once_waited_for)
+        releaser.start()
+        # NOTE(tests): blocks until the other thread releases it: legal
+        # for a Lock, which has no owner.
+        self.assertTrue(lock.acquire())
+        releaser.join()
+        lock.release()
+        self.assertEqual([], self.fixture.deadlocks)
+        self.finish()()
+
+    def test_timed_back_off_is_not_a_cycle(self):
+        a, b = threading.Lock(), threading.RLock()
+        b_taken = threading.Event()
+        backed_off = []
+
+        def other():
+            with b:
+                b_taken.set()
+                # NOTE(tests): the back-off idiom: try, give up, release.
+                while not a.acquire(timeout=0.01):
+                    backed_off.append(1)
+                    b.release()
+                    b.acquire()
+                a.release()
+
+        with a:
+            thread = threading.Thread(target=other)
+            thread.start()
+            b_taken.wait()
+            with b:
+                pass
+        thread.join()
+        self.assertEqual([], self.fixture.deadlocks)
         self.finish()()
 
 

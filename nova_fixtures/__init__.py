@@ -8,6 +8,8 @@ from nova_fixtures.cast_as_call import CastAsCallFixture
 from nova_fixtures.clock import ClockError
 from nova_fixtures.clock import ClockFixture
 from nova_fixtures.clock import DeadlockError
+from nova_fixtures.clock import io_answer
+from nova_fixtures.clock import io_listen
 from nova_fixtures.clock import io_wait
 from nova_fixtures.deadlock import DeadlockFixture
 from nova_fixtures.deadlock import LockOrderError
@@ -57,6 +59,8 @@ __all__ = [
     'TransportLeftovers',
     'WSGIServiceFixture',
     'WSGIStartupError',
+    'io_answer',
+    'io_listen',
     'io_wait',
     'scatter_gather',
 ]

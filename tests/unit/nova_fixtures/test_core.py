@@ -217,7 +217,6 @@ class TestReentry(testtools.TestCase):
 
     def test_gc_callbacks_inside_the_core_may_use_the_bubble(self):
         clock = self.useFixture(nova_fixtures.ClockFixture())
-        bubble = clock.bubble
         puts = queue.Queue()
         inside = []
 
@@ -228,8 +227,14 @@ class TestReentry(testtools.TestCase):
             def __del__(self):
                 puts.put(None)
 
+        mutex = clock.bubble.mutex
+        owned = (mutex._is_owned if hasattr(mutex, '_is_owned')
+                 else mutex.locked)
+
         def note(phase, info):
-            if phase == 'start' and bubble.mutex._is_owned():
+            # NOTE(tests): a collection that starts while this thread is
+            # inside the bubble's critical section.
+            if phase == 'start' and owned():
                 inside.append(1)
 
         gc.callbacks.append(note)
@@ -239,9 +244,11 @@ class TestReentry(testtools.TestCase):
         made = 0
         lock = threading.Lock()
         event = threading.Event()
-        gc.set_threshold(1)
         try:
-            for _ in range(3000):
+            for i in range(20000):
+                # NOTE(tests): move where collections start, so that some
+                # start inside the core.
+                gc.set_threshold(1 + i % 13)
                 Garbage()
                 made += 1
                 with lock:

@@ -14,6 +14,7 @@ from nova_fixtures.clock import io_wait
 from nova_fixtures.deadlock import DeadlockFixture
 from nova_fixtures.deadlock import LockOrderError
 from nova_fixtures.deployment import Deployment
+from nova_fixtures.deployment import StopErrors
 from nova_fixtures.eventlet_guard import EventletUsed
 from nova_fixtures.eventlet_guard import NoEventletFixture
 from nova_fixtures.executor import PromptExecutor
@@ -51,6 +52,7 @@ __all__ = [
     'NotificationTimeout',
     'PromptExecutor',
     'ScatterFaultsFixture',
+    'StopErrors',
     'ServiceFixture',
     'TestCase',
     'ThreadLeak',

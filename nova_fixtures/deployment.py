@@ -11,9 +11,20 @@ from nova_fixtures import _state
 from nova_fixtures import services
 from nova_fixtures import transport as transport_mod
 
-__all__ = ['Deployment']
+__all__ = ['Deployment', 'StopErrors']
 
 _T = TypeVar('_T', bound=fixtures.Fixture)
+
+
+class StopErrors(RuntimeError):
+    """Several services or listeners failed to stop; ``errors`` has each.
+    """
+
+    def __init__(self, errors: list[BaseException]) -> None:
+        super().__init__(
+            f'{len(errors)} services or listeners failed to stop: ' +
+            '; '.join(sorted(f'{type(e).__name__}: {e}' for e in errors)))
+        self.errors = errors
 
 
 class Deployment(_state.GuardedFixture):
@@ -57,20 +68,29 @@ class Deployment(_state.GuardedFixture):
         driver's consume timeout); in parallel, teardown costs the longest
         of them, not their sum.
         """
-        stoppers = [threading.Thread(target=f.stop, name=f'stop-{i}')
+        errors: list[BaseException] = []
+
+        def stop(fixture: Any) -> None:
+            try:
+                fixture.stop()
+            except BaseException as exc:
+                errors.append(exc)
+
+        stoppers = [threading.Thread(target=stop, args=(f,), name=f'stop-{i}')
                     for i, f in enumerate(self._started)]
         for thread in stoppers:
             thread.start()
         for thread in stoppers:
             thread.join()
-        errors = []
         for fixture in reversed(self._started):
             try:
                 fixture.cleanUp()
             except Exception as exc:
                 errors.append(exc)
-        if errors:
+        if len(errors) == 1:
             raise errors[0]
+        if errors:
+            raise StopErrors(errors)
 
     def _track(self, fixture: _T) -> _T:
         fixture.setUp()

@@ -11,6 +11,7 @@ starts one per ``submit()`` up to the maximum).
 
 from __future__ import annotations
 
+import threading
 from concurrent import futures
 from typing import Any
 
@@ -31,11 +32,35 @@ class PromptExecutor(futurist.ThreadPoolExecutor):
     ``_shutdown`` and ``_shutdown_lock`` (futurist 3.x).
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # NOTE(executor): items submitted and not done yet. futurist's
+        # ``worker.idle`` is still True for a moment after a worker took an
+        # item, so it can't tell whether a worker is free; this count can.
+        self._claims = 0
+        self._claims_lock = threading.Lock()
+
+    def _release_claim(self, future: futures.Future[Any]) -> None:
+        with self._claims_lock:
+            self._claims -= 1
+
+    def _submit(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        with self._claims_lock:
+            self._claims += 1
+        try:
+            future = super()._submit(fn, *args, **kwargs)
+        except BaseException:
+            self._release_claim(futures.Future())
+            raise
+        future.add_done_callback(self._release_claim)
+        return future
+
     def _maybe_spin_up(self) -> bool:
-        idle = sum(1 for worker in self._workers if worker.idle)
-        # NOTE(executor): the item being submitted is not queued yet, so
-        # qsize() < idle means an idle worker is left over for it.
-        if self._workers and self._work_queue.qsize() < idle:
+        # NOTE(executor): the item being submitted is counted already: a
+        # new worker only if every worker has an item of its own.
+        with self._claims_lock:
+            free = len(self._workers) >= self._claims
+        if self._workers and free:
             return False
         return bool(super()._maybe_spin_up())
 

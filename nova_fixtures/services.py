@@ -56,9 +56,9 @@ class _PeriodicRunner:
             wait = self._interval if self._interval is not None else idle
             self._stop.wait(max(0.0, wait or 0.0))
 
-    def stop(self) -> None:
+    def stop(self, wait: bool = True) -> None:
         self._stop.set()
-        if self._thread.is_alive():
+        if wait and self._thread.is_alive():
             self._thread.join()
 
 
@@ -129,7 +129,9 @@ class ServiceFixture(_state.GuardedFixture):
         self.transport = transport
         self.conf = cfg.ConfigOpts()
         self.conf.register_opt(cfg.StrOpt('host', default=self.host))
+        self._killed: list[Any] = []
         self._ready()
+        self.addCleanup(self._reap)
         self.addCleanup(self.stop)
         if self._autostart:
             self.start()
@@ -194,19 +196,22 @@ class ServiceFixture(_state.GuardedFixture):
         self._shutdown(kill=False)
 
     def kill(self) -> None:
-        """Stop abruptly, as if the process died.
+        """Stop abruptly, as if the process died; returns at once.
 
         RPC requests being handled are lost (their callers time out);
         notifications being handled go back to their queue. Handlers already
-        running are not interrupted; what they return is dropped.
+        running are not interrupted; what they return is dropped. Cleanup
+        waits for them (a handler stuck for good hangs cleanup, and the
+        hang report names it).
         """
+        self._check_ready()
         self._shutdown(kill=True)
 
     def _shutdown(self, kill: bool) -> None:
         server, self.server = self.server, None
         runner, self._runner = self._runner, None
         if runner is not None:
-            runner.stop()
+            runner.stop(wait=not kill)
         if server is None:
             return
         try:
@@ -214,9 +219,21 @@ class ServiceFixture(_state.GuardedFixture):
             if kill and hasattr(listener, 'kill'):
                 listener.kill()
             server.stop()
-            server.wait()
+            if kill:
+                # NOTE(services): a dead process waits for nothing; its
+                # handlers are reaped at cleanup.
+                self._killed.append((server, runner))
+            else:
+                server.wait()
         finally:
             self._release()
+
+    def _reap(self) -> None:
+        killed, self._killed = self._killed, []
+        for server, runner in killed:
+            if runner is not None:
+                runner.stop()
+            server.wait()
 
     def restart(self) -> None:
         """Stop (if running) and start again with the same manager."""

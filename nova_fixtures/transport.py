@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from typing import Any
 
@@ -21,6 +22,29 @@ ENV_URL = 'OS_TEST_TRANSPORT_URL'
 
 class TransportLeftovers(AssertionError):
     """A test left messages unconsumed or listeners running on its bus."""
+
+
+# NOTE(transport): TransportFixtures set up on one memory:// URL share its
+# bus; the last one cleaned up discards it. bus name -> fixtures using it.
+_bus_users: dict[str, int] = {}
+_bus_lock = threading.Lock()
+
+
+def _share_bus(url: str) -> fake_transport.Broker:
+    with _bus_lock:
+        broker = fake_transport.get_broker(url)
+        _bus_users[broker.name] = _bus_users.get(broker.name, 0) + 1
+        return broker
+
+
+def _unshare_bus(url: str) -> None:
+    with _bus_lock:
+        name = fake_transport.get_broker(url).name
+        users = _bus_users.pop(name, 1) - 1
+        if users:
+            _bus_users[name] = users
+            return
+    fake_transport.discard_broker(url)
 
 
 class TransportFixture(_state.GuardedFixture):
@@ -92,8 +116,8 @@ class TransportFixture(_state.GuardedFixture):
             rabbitmq.add_vhost(env, self._vhost)
             self.addCleanup(rabbitmq.delete_vhost, env, self._vhost)
         if self._url.startswith('memory:'):
-            self.broker = fake_transport.get_broker(self._url)
-            self.addCleanup(fake_transport.discard_broker, self._url)
+            self.broker = _share_bus(self._url)
+            self.addCleanup(_unshare_bus, self._url)
         self.transport = oslo_messaging.get_rpc_transport(
             self.conf, url=self._url)
         self.addCleanup(self.transport.cleanup)

@@ -46,6 +46,44 @@ class TestDeployment(testtools.TestCase):
         self.assertEqual("cell names repeat: ['a', 'a']", str(error))
 
 
+class TestStopErrors(testtools.TestCase):
+    """Issue 10 item 7: a stop() that raised was lost in its thread."""
+
+    def test_cleanup_raises_what_each_stop_raised(self):
+        cloud = nova_fixtures.Deployment(cells=['cell1'])
+        cloud.setUp()
+        first = cloud.service(Host('c1'), 'compute', 'c1', cell='cell1')
+        second = cloud.service(Host('c2'), 'compute', 'c2', cell='cell1')
+        for service in (first, second):
+            real_stop = service.stop
+
+            def stop(real_stop=real_stop, host=service.host):
+                real_stop()
+                raise RuntimeError(f'{host} would not stop')
+
+            service.stop = stop
+        error = self.assertRaises(nova_fixtures.StopErrors, cloud.cleanUp)
+        self.assertEqual(['c1 would not stop', 'c2 would not stop'],
+                         sorted(str(e) for e in error.errors))
+        self.assertEqual(
+            '2 services or listeners failed to stop: RuntimeError: c1 would '
+            'not stop; RuntimeError: c2 would not stop', str(error))
+
+    def test_one_failure_is_raised_as_it_is(self):
+        cloud = nova_fixtures.Deployment(cells=['cell1'])
+        cloud.setUp()
+        service = cloud.service(Host('c1'), 'compute', 'c1', cell='cell1')
+        real_stop = service.stop
+
+        def stop():
+            real_stop()
+            raise ValueError('stuck')
+
+        service.stop = stop
+        error = self.assertRaises(ValueError, cloud.cleanUp)
+        self.assertEqual('stuck', str(error))
+
+
 class TestTestCase(testtools.TestCase):
 
     def run_inner(self, body, **class_attrs):

@@ -15,6 +15,7 @@ class Counter:
         self.count = 0
         self.entered = threading.Event()
         self.release = threading.Event()
+        self.finished = threading.Event()
 
     def bump(self, ctxt):
         self.count += 1
@@ -23,6 +24,7 @@ class Counter:
     def block(self, ctxt):
         self.entered.set()
         self.release.wait(30)
+        self.finished.set()
         return 'finished'
 
 
@@ -100,6 +102,30 @@ class TestServiceFixture(nova_fixtures.TestCase):
         self.assertEqual(
             'lost', self.bus.broker.journal.entries(kind='call')[0].outcome)
         self.assertEqual([], self.bus.broker.journal.entries(kind='reply'))
+
+    def test_kill_returns_at_once_behind_a_stuck_handler(self):
+        manager = Counter()
+        service = self.start_service(manager, 'counter', 'h1')
+        self.bus.rpc_client('counter', server='h1').cast({}, 'block')
+        self.assertTrue(manager.entered.wait(10))
+        # NOTE(tests): the handler is stuck until release is set; kill()
+        # must not wait for it (it did, 5 s, or DeadlockError on a clock).
+        service.kill()
+        self.assertFalse(manager.finished.is_set())
+        self.assertFalse(service.running)
+        manager.release.set()
+
+    def test_kill_on_the_clock_returns_at_once_behind_a_stuck_handler(self):
+        self.useFixture(nova_fixtures.ClockFixture())
+        bus = self.useFixture(nova_fixtures.TransportFixture())
+        manager = Counter()
+        service = self.useFixture(nova_fixtures.ServiceFixture(
+            manager, 'counter', 'h1', bus))
+        bus.rpc_client('counter', server='h1').cast({}, 'block')
+        self.assertTrue(manager.entered.wait(10))
+        service.kill()
+        self.assertFalse(manager.finished.is_set())
+        manager.release.set()
 
     def test_periodic_tasks_run_on_a_native_thread_until_stopped(self):
         manager = Ticker(wanted=3)

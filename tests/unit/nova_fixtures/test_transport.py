@@ -132,3 +132,22 @@ class TestTransportFixture(testtools.TestCase):
         self.assertEqual('settle() needs a memory:// bus; '
                          'rabbit://guest:guest@127.0.0.1:1/ is a real broker',
                          str(error))
+
+
+class TestSharedBus(testtools.TestCase):
+    """Issue 10 item 6: cleaning up one fixture wiped another's bus."""
+
+    def test_two_fixtures_on_one_url_share_the_bus_until_both_end(self):
+        first = self.useFixture(nova_fixtures.TransportFixture())
+        second = nova_fixtures.TransportFixture(url=first.url)
+        second.setUp()
+        self.assertIs(first.broker, second.broker)
+        self.useFixture(nova_fixtures.ServiceFixture(
+            Echo(), 'echo', 'e1', first))
+        self.assertEqual('hi', first.rpc_client('echo').call(
+            {}, 'echo', value='hi'))
+        second.cleanUp()
+        self.assertEqual('again', first.rpc_client('echo').call(
+            {}, 'echo', value='again'))
+        self.assertIs(first.broker, fake_transport.get_broker(first.url))
+        self.assertEqual(4, len(first.broker.journal.entries()))

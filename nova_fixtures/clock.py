@@ -142,6 +142,11 @@ def _creation_site() -> str:
     return _bubble.site_of(sys._getframe(2))
 
 
+def _scope(kind: str) -> contextlib.AbstractContextManager[None]:
+    bubble = _member()
+    return contextlib.nullcontext() if bubble is None else bubble.scope(kind)
+
+
 @contextlib.contextmanager
 def io_wait() -> Iterator[None]:
     """Wait, in this test thread, for I/O that another test thread answers.
@@ -154,11 +159,7 @@ def io_wait() -> Iterator[None]:
     request or its reply crosses the socket, and moves as usual while the
     handler sleeps or waits on a timer. No-op outside a `ClockFixture`.
     """
-    bubble = _member()
-    if bubble is None:
-        yield
-        return
-    with bubble.scope('io'):
+    with _scope('io'):
         yield
 
 
@@ -169,11 +170,7 @@ def io_listen() -> Iterator[None]:
     Counts as blocked: an idle server does not hold up time. No-op outside
     a `ClockFixture`.
     """
-    bubble = _member()
-    if bubble is None:
-        yield
-        return
-    with bubble.scope('listen'):
+    with _scope('listen'):
         yield
 
 

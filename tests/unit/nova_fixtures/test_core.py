@@ -355,8 +355,9 @@ class TestOutsiders(testtools.TestCase):
         self.addCleanup(self.pool.shutdown)
         self.pool.submit(lambda: None).result()
 
-    def test_event_set_by_a_pool_made_before_the_clock_stalls_time(self):
-        clock = self.useFixture(nova_fixtures.ClockFixture())
+    def submit_slow_work(self):
+        """Work for the pool: 50 ms of real time, then set an Event made
+        by a test thread, which is returned."""
         done = threading.Event()
         pause = REAL_LOCK()
         pause.acquire()
@@ -366,6 +367,11 @@ class TestOutsiders(testtools.TestCase):
             done.set()
 
         self.pool.submit(work)
+        return done
+
+    def test_event_set_by_a_pool_made_before_the_clock_stalls_time(self):
+        clock = self.useFixture(nova_fixtures.ClockFixture())
+        done = self.submit_slow_work()
         self.assertTrue(done.wait(10))
         self.assertEqual(0, clock.now())
 
@@ -386,15 +392,7 @@ class TestOutsiders(testtools.TestCase):
 
     def test_no_false_deadlock_while_the_pool_works(self):
         deadlocks = self.useFixture(nova_fixtures.DeadlockFixture())
-        done = threading.Event()
-        pause = REAL_LOCK()
-        pause.acquire()
-
-        def work():
-            pause.acquire(True, 0.05)
-            done.set()
-
-        self.pool.submit(work)
+        done = self.submit_slow_work()
         done.wait()
         self.assertEqual([], deadlocks.deadlocks)
 

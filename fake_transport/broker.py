@@ -243,6 +243,12 @@ class Broker:
             self._route(pub)
 
     def _matching_faults(self, pub: _Publication) -> list[faults.Fault]:
+        """Return the rules that act on ``pub``, each counted as a hit.
+
+        A lone drop or fail rule, or the duplicate rules followed by at most
+        one delay rule (`faults.choose`); for a reply, never a delay or a
+        duplicate.
+        """
         if not self._faults:
             return []
         with self._lock:
@@ -251,7 +257,7 @@ class Broker:
             seq=0, kind=pub.kind, exchange=pub.exchange, topic=pub.topic,
             server=pub.server, method=pub.method, sender=pub.sender,
             msg_id=pub.msg_id)
-        return [rule for rule in rules if rule.matches(probe)]
+        return faults.choose(rules, probe)
 
     def _record(self, pub: _Publication, queue: str | None,
                 outcome: str) -> journal.JournalEntry:
@@ -264,13 +270,16 @@ class Broker:
         entry = self._record(pub, None, 'delayed')
 
         def fire() -> None:
-            with self._lock:
-                if self._delayed.pop(timer, None) is None:
-                    return
-            for _ in range(copies):
-                self._route(pub)
-            with self._lock:
-                self._notify_if_idle_locked()
+            # NOTE(broker): the message stays in _delayed, so in flight for
+            # settle(), until it is routed: in a queue, or handed to a
+            # consumer (then in _inflight). reset() may cancel it until then.
+            try:
+                for _ in range(copies):
+                    self._route(pub, delayed_by=timer)
+            finally:
+                with self._lock:
+                    self._delayed.pop(timer, None)
+                    self._notify_if_idle_locked()
 
         timer = threading.Timer(seconds, fire)
         timer.name = f'fake-transport-delay-{entry.seq}'
@@ -279,8 +288,16 @@ class Broker:
             self._delayed[timer] = entry
         timer.start()
 
-    def _route(self, pub: _Publication) -> None:
+    def _route(self, pub: _Publication,
+               delayed_by: threading.Timer | None = None) -> None:
+        """Put a copy of ``pub`` in each bound queue and hand them over.
+
+        :param delayed_by: the timer of a delay fault holding ``pub``; if
+            `reset` dropped it meanwhile, ``pub`` goes nowhere.
+        """
         with self._lock:
+            if delayed_by is not None and delayed_by not in self._delayed:
+                return
             names = self._bindings.get((pub.exchange, pub.routing_key))
             ready: list[tuple[Consumer, Envelope]] = []
             if not names:
@@ -312,8 +329,12 @@ class Broker:
                 return False
         return True
 
-    def _drain_locked(self, q: _Queue) -> list[tuple[Consumer, Envelope]]:
-        """Assign the queue's deliverable messages to its consumers."""
+    def _drain_locked(self, q: _Queue, skip: Iterable[Consumer] = ()
+                      ) -> list[tuple[Consumer, Envelope]]:
+        """Assign the queue's deliverable messages to its consumers.
+
+        :param skip: consumers not to offer anything (they just refused).
+        """
         if not q.consumers or not q.messages:
             return []
         ready = []
@@ -327,7 +348,7 @@ class Broker:
             count = len(q.consumers)
             for i in range(count):
                 consumer = q.consumers[(q.rr + i) % count]
-                if self._available(consumer, env):
+                if consumer not in skip and self._available(consumer, env):
                     q.rr = (q.rr + i + 1) % count
                     env.entry.outcome = 'delivered'
                     self._inflight.add(env)
@@ -339,9 +360,47 @@ class Broker:
         return ready
 
     def _hand_over(self, ready: list[tuple[Consumer, Envelope]]) -> None:
-        for consumer, env in ready:
-            if not consumer.deliver(env):
-                self.give_back(env)
+        """Hand each message to its consumer, outside the lock.
+
+        A consumer may refuse (a listener being stopped, still attached):
+        the message goes back to its queue, in order, and the queue drains
+        again to every consumer but those that refused during this hand
+        over. So this is a loop, never a recursion, and a message only
+        refusing consumers could take waits in its queue for the next drain
+        (a publish, an attach, `bring_up`, `heal`).
+        """
+        pending = collections.deque(ready)
+        refused: list[Consumer] = []
+        while pending:
+            consumer, env = pending.popleft()
+            if consumer.deliver(env):
+                continue
+            if consumer not in refused:
+                refused.append(consumer)
+            with self._lock:
+                self._inflight.discard(env)
+                q = self._queues.get(env.entry.queue or '')
+                if q is None:
+                    env.entry.outcome = 'lost'
+                else:
+                    env.entry.outcome = 'queued'
+                    self._put_back_locked(q, env)
+                    pending.extend(self._drain_locked(q, skip=refused))
+                self._notify_if_idle_locked()
+
+    @staticmethod
+    def _put_back_locked(q: _Queue, env: Envelope) -> None:
+        """Return ``env`` to the head of ``q``, before any later message.
+
+        Several messages refused in one hand over keep their order.
+        """
+        seq = env.entry.seq
+        at = 0
+        for waiting in q.messages:
+            if waiting.entry.seq > seq:
+                break
+            at += 1
+        q.messages.insert(at, env)
 
     # What listeners report back --------------------------------------------
 
@@ -378,7 +437,7 @@ class Broker:
             else:
                 env.entry.outcome = 'queued'
             if front:
-                q.messages.appendleft(env)
+                self._put_back_locked(q, env)
             else:
                 q.messages.append(env)
             ready = self._drain_locked(q)
@@ -387,11 +446,17 @@ class Broker:
 
     def reply(self, call: journal.JournalEntry, waiter: Any, server: str,
               payload: tuple[Any, Any, bool]) -> None:
-        """Send a reply (or heartbeat) for ``call`` to its ``waiter``."""
+        """Send a reply (or heartbeat) for ``call`` to its ``waiter``.
+
+        Journalled ``'dropped'`` (a fault or a partition), else as the
+        waiter decides, atomically with the caller's own decision to read
+        it or to give up: ``'delivered'``, ``'caller-timed-out'`` or
+        ``'caller-gone'``.
+        """
         entry = self.journal.record(
             kind='reply', exchange='', topic=call.topic, server=call.server,
             method=call.method, sender=server, msg_id=call.msg_id,
-            queue=None, outcome='delivered')
+            queue=None, outcome='queued')
         if self._faults:
             pub = _Publication(
                 kind='reply', exchange='', routing_key='', topic=call.topic,
@@ -409,8 +474,7 @@ class Broker:
                             server in group_b and call.sender in group_a):
                         entry.outcome = 'dropped'
                         return
-        if not waiter.put(payload):
-            entry.outcome = 'caller-gone'
+        waiter.put(payload, entry)
 
     # Settling and inspection -------------------------------------------------
 
@@ -425,9 +489,14 @@ class Broker:
         `unconsumed`. Must not be called from a message handler, which
         would wait for itself.
 
+        :param timeout: seconds (a finite number ``>= 0``), or ``None`` to
+            wait for ever.
         :raises SettleTimeout: after ``timeout`` seconds, listing what is
             still in flight.
+        :raises ValueError: for any other ``timeout``.
         """
+        timeout = faults.check_seconds('settle() timeout', timeout,
+                                       none_ok=True)
         if getattr(_handling, 'server', None):
             raise RuntimeError(
                 "settle() called from a message handler would wait for "
@@ -483,9 +552,18 @@ class Broker:
 
         :param action: ``'drop'``, ``'delay'``, ``'duplicate'`` or ``'fail'``
             (the send raises ``MessageDeliveryFailure``).
-        :param match: any of ``kind``, ``exchange``, ``topic``, ``server``,
-            ``method``, ``sender``.
+        :param seconds: the delay (``'delay'`` only): a finite number
+            ``>= 0``, at most `faults.MAX_SECONDS`.
+        :param times: act on this many messages at most (a whole number
+            ``>= 1``), or ``None`` for no limit.
+        :param match: any of ``kind`` (``'call'``, ``'cast'``,
+            ``'fanout'``, ``'notification'``, ``'reply'``), ``exchange``,
+            ``topic``, ``server``, ``method``, ``sender`` (strings); ``None``
+            matches anything.
         :returns: the `Fault`; call its ``remove()`` to lift it.
+        :raises ValueError: for a rule that could never match or act,
+            naming the field and what it allows; ``delay`` and
+            ``duplicate`` with ``kind='reply'`` among them.
         """
         return self._add_fault(action, seconds, times, match)
 
@@ -523,20 +601,30 @@ class Broker:
                 self._faults.remove(fault)
 
     def take_down(self, server: str) -> None:
-        """Stop delivering to ``server``'s listeners; messages wait."""
+        """Stop delivering to ``server``'s listeners; messages wait.
+
+        ``server`` may be one that has not started yet.
+        """
+        server = faults.check_server('take_down()', server)
         with self._lock:
             self._down.add(server)
 
     def bring_up(self, server: str) -> None:
         """Resume delivering to ``server``; waiting messages flow."""
+        server = faults.check_server('bring_up()', server)
         with self._lock:
             self._down.discard(server)
         self._drain_all()
 
     def partition(self, group_a: Iterable[str],
                   group_b: Iterable[str]) -> None:
-        """Cut messages and replies between two groups of servers."""
-        a, b = frozenset(group_a), frozenset(group_b)
+        """Cut messages and replies between two groups of servers.
+
+        Each group is a non-empty list (any iterable but a string) of
+        server or sender names, which need not have started yet.
+        """
+        a = faults.check_group('partition() group_a', group_a)
+        b = faults.check_group('partition() group_b', group_b)
         if a & b:
             raise ValueError(
                 f"a server can't be on both sides of a partition: "

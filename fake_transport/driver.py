@@ -20,6 +20,7 @@ from oslo_messaging._drivers import base
 from oslo_messaging._drivers import common as rpc_common
 from oslo_messaging import exceptions
 
+from fake_transport import journal
 from fake_transport import listener as listener_mod
 from fake_transport import registry
 from fake_transport import wire
@@ -27,32 +28,71 @@ from fake_transport import wire
 __all__ = ['MemoryDriver']
 
 
-def _id_source() -> Any:
-    """Yield ids unique in this process: a random prefix and a counter.
+_ID_PREFIX = uuid.uuid4().hex[:16]
+_id_counter = itertools.count()
+
+
+def _next_id() -> str:
+    """Return an id unique in this process: a random prefix and a counter.
 
     Cheaper than a ``uuid4()`` per message, and as unique on one bus.
     """
-    prefix = uuid.uuid4().hex[:16]
-    return (f'{prefix}{n:016x}' for n in itertools.count())
-
-
-_ids = _id_source()
+    # NOTE(driver): any number of threads send at once. next() on an
+    # itertools.count is one C call, atomic under the GIL, so no lock is
+    # needed; a generator shared by threads is not: two next() at once
+    # raise "ValueError: generator already executing".
+    return f'{_ID_PREFIX}{next(_id_counter):016x}'
 
 
 class _ReplyWaiter:
-    """Where one call's replies and heartbeats arrive."""
+    """Where one call's replies and heartbeats arrive.
+
+    Whether a reply reached the caller or the caller had given up is
+    decided once, under the waiter's lock, and the reply's journal entry
+    says so: ``'delivered'`` only for a reply the caller then reads.
+    """
 
     def __init__(self) -> None:
         # NOTE(driver): looked up at call time, so a clock fixture that
         # swaps queue.SimpleQueue for an instrumented one reaches it.
         self._queue: Any = queue.SimpleQueue()
-        self._open = True
+        self._lock = threading.Lock()
+        self._state = 'waiting'
 
-    def put(self, reply: tuple[Any, Any, bool]) -> bool:
-        if not self._open:
-            return False
-        self._queue.put(reply)
-        return True
+    def put(self, reply: tuple[Any, Any, bool],
+            entry: journal.JournalEntry) -> None:
+        """Hand ``reply`` to the caller if it still waits for one.
+
+        Sets ``entry.outcome``: ``'delivered'``, ``'caller-timed-out'`` or
+        ``'caller-gone'`` (the caller has its answer, or stopped waiting
+        for another reason).
+        """
+        with self._lock:
+            if self._state == 'waiting':
+                entry.outcome = 'delivered'
+                self._queue.put(reply)
+                if reply[2]:
+                    # NOTE(driver): the caller returns with the first
+                    # answer; it never reads a second one (a duplicate).
+                    self._state = 'answered'
+            elif self._state == 'timed-out':
+                entry.outcome = 'caller-timed-out'
+            else:
+                entry.outcome = 'caller-gone'
+
+    def _give_up(self) -> tuple[Any, Any, bool] | None:
+        """Give up waiting, unless a reply landed as the wait ran out.
+
+        :returns: that reply, which the caller must read; None once the
+            caller has given up (later replies are ``'caller-timed-out'``).
+        """
+        with self._lock:
+            try:
+                reply: tuple[Any, Any, bool] = self._queue.get(block=False)
+            except queue.Empty:
+                self._state = 'timed-out'
+                return None
+            return reply
 
     def wait(self, msg_id: str, topic: str, timeout: float | None,
              call_monitor_timeout: float | None) -> tuple[Any, Any]:
@@ -67,20 +107,26 @@ class _ReplyWaiter:
                 try:
                     if left is not None and left <= 0:
                         raise queue.Empty
-                    result, failure, ending = self._queue.get(timeout=left)
+                    reply = self._queue.get(timeout=left)
                 except queue.Empty:
-                    waited = timeout if cm_deadline is None or (
-                        deadline is not None and deadline <= cm_deadline
-                    ) else call_monitor_timeout
-                    raise exceptions.MessagingTimeout(
-                        f"Timed out waiting for a reply to message ID "
-                        f"{msg_id} on topic {topic!r} after {waited} s")
+                    landed = self._give_up()
+                    if landed is None:
+                        waited = timeout if cm_deadline is None or (
+                            deadline is not None and deadline <= cm_deadline
+                        ) else call_monitor_timeout
+                        raise exceptions.MessagingTimeout(
+                            f"Timed out waiting for a reply to message ID "
+                            f"{msg_id} on topic {topic!r} after {waited} s")
+                    reply = landed
+                result, failure, ending = reply
                 if ending:
                     return result, failure
                 if call_monitor_timeout:
                     cm_deadline = time.monotonic() + call_monitor_timeout
         finally:
-            self._open = False
+            with self._lock:
+                if self._state != 'timed-out':
+                    self._state = 'gone'
 
 
 class MemoryDriver(base.BaseDriver):
@@ -121,13 +167,13 @@ class MemoryDriver(base.BaseDriver):
              transport_options: Any = None) -> Any:
         self._check_open()
         msg = dict(message)
-        msg_id = next(_ids)
+        msg_id = _next_id()
         waiter = None
         if wait_for_reply:
             waiter = _ReplyWaiter()
             msg.update(_msg_id=msg_id, _reply_q=f'reply_{id(waiter):x}',
                        _timeout=call_monitor_timeout)
-        unique_id = next(_ids)
+        unique_id = _next_id()
         msg[rpc_amqp.UNIQUE_ID] = unique_id
         payload = self._encode(msg, ctxt)
         if target.fanout:
@@ -178,7 +224,7 @@ class MemoryDriver(base.BaseDriver):
                           retry: int | None = None) -> None:
         self._check_open()
         msg = dict(message)
-        unique_id = next(_ids)
+        unique_id = _next_id()
         msg[rpc_amqp.UNIQUE_ID] = unique_id
         payload = self._encode(msg, ctxt)
         exchange = self._exchange(target)
@@ -186,7 +232,7 @@ class MemoryDriver(base.BaseDriver):
             kind='notification', exchange=exchange, routing_key=target.topic,
             topic=target.topic, server=None,
             method=message.get('event_type'),
-            msg_id=str(message.get('message_id') or next(_ids)),
+            msg_id=str(message.get('message_id') or _next_id()),
             unique_id=unique_id, payload=payload,
             declare_queue=target.topic)
 
@@ -204,7 +250,7 @@ class MemoryDriver(base.BaseDriver):
                batch_timeout: float | None) -> base.Listener:
         self._check_open()
         exchange = self._exchange(target)
-        fanout_queue = f'{target.topic}_fanout_{next(_ids)}'
+        fanout_queue = f'{target.topic}_fanout_{_next_id()}'
         subscriptions = [
             (target.topic, exchange, target.topic),
             (f'{target.topic}.{target.server}', exchange,

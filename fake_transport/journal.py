@@ -1,15 +1,97 @@
 """The broker's record of every message it was given, and what became of it.
+
+The journal keeps the last `DEFAULT_LIMIT` entries of a bus unless told
+otherwise, and counts every entry by kind and latest outcome whether it is
+kept or not, so a long test holds bounded memory and still gets exact
+counts. ``FAKE_TRANSPORT_JOURNAL`` (read when a bus is made) sets the limit
+for every bus of the process: ``off`` (keep no entry, count them all),
+``unbounded``, or a whole number of entries; ``Journal.limit`` sets it for
+one bus.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import collections
+import enum
+import os
 import threading
+from typing import Any
 
-__all__ = ['Journal', 'JournalEntry']
+__all__ = ['DEFAULT_LIMIT', 'ENV_VAR', 'Journal', 'JournalEntry',
+           'limit_from_environment']
+
+#: The environment variable that sets the journal limit of new buses.
+ENV_VAR = 'FAKE_TRANSPORT_JOURNAL'
+
+#: How many entries a journal keeps unless told otherwise (about 2.4 MB).
+DEFAULT_LIMIT = 10_000
 
 
-@dataclasses.dataclass(slots=True)
+def limit_from_environment() -> int | None:
+    """Return the journal limit ``FAKE_TRANSPORT_JOURNAL`` asks for.
+
+    ``off`` (or ``0``) keeps no entry, ``unbounded`` keeps every entry, a
+    whole number keeps that many; unset or empty, `DEFAULT_LIMIT`.
+
+    :raises ValueError: for any other value, naming the variable.
+    """
+    value = os.environ.get(ENV_VAR, '')
+    word = value.strip().lower()
+    if not word:
+        return DEFAULT_LIMIT
+    if word == 'off':
+        return 0
+    if word == 'unbounded':
+        return None
+    if word.isascii() and word.isdigit():
+        return int(word)
+    raise ValueError(
+        f"{ENV_VAR} must be 'off', 'unbounded' or a whole number of "
+        f"entries >= 0, got {value!r}")
+
+
+class _Default(enum.Enum):
+    FROM_ENVIRONMENT = 'from the environment'
+
+
+def _check_limit(limit: Any) -> int | None:
+    if limit is None or (isinstance(limit, int) and
+                         not isinstance(limit, bool) and limit >= 0):
+        return limit
+    raise ValueError(
+        f"a journal limit must be a whole number of entries >= 0 (0: off) "
+        f"or None (unbounded), got {limit!r}")
+
+
+class _Tally:
+    """Entries counted by ``(kind, outcome)``, under the journal's lock.
+
+    `Journal.clear` starts a new tally, so entries recorded before it
+    (messages still in flight) no longer count.
+    """
+
+    __slots__ = ('counts', 'lock')
+
+    def __init__(self, lock: threading.Lock) -> None:
+        self.lock = lock
+        self.counts: dict[tuple[str, str], int] = {}
+
+    def move(self, entry: 'JournalEntry', outcome: str) -> None:
+        with self.lock:
+            old = entry._outcome
+            if old != outcome:
+                counts = self.counts
+                key = (entry.kind, old)
+                left = counts[key] - 1
+                if left:
+                    counts[key] = left
+                else:
+                    del counts[key]
+                key = (entry.kind, outcome)
+                counts[key] = counts.get(key, 0) + 1
+            entry._outcome = outcome
+
+
 class JournalEntry:
     """One message as one queue (or the reply path) saw it.
 
@@ -27,19 +109,65 @@ class JournalEntry:
     :ivar outcome: its latest state: ``'queued'``, ``'delivered'``,
         ``'handled'``, ``'requeued'``, ``'expired'``, ``'unroutable'``,
         ``'undeliverable'``, ``'dropped'``, ``'failed'``, ``'delayed'``,
-        ``'duplicate'``, ``'lost'`` or ``'caller-gone'``.
+        ``'duplicate'``, ``'lost'``; for a reply (or a heartbeat),
+        ``'queued'`` on its way, then ``'delivered'`` (the waiting caller
+        got it), ``'dropped'`` (a fault or a partition),
+        ``'caller-timed-out'`` (the caller had given up waiting) or
+        ``'caller-gone'`` (the caller had its answer already, or stopped
+        waiting for another reason).
     """
 
-    seq: int
-    kind: str
-    exchange: str
-    topic: str
-    server: str | None
-    method: str | None
-    sender: str
-    msg_id: str
-    queue: str | None = None
-    outcome: str = 'queued'
+    __slots__ = ('seq', 'kind', 'exchange', 'topic', 'server', 'method',
+                 'sender', 'msg_id', 'queue', '_outcome', '_tally')
+    _FIELDS = ('seq', 'kind', 'exchange', 'topic', 'server', 'method',
+               'sender', 'msg_id', 'queue', 'outcome')
+
+    def __init__(self, seq: int, kind: str, exchange: str, topic: str,
+                 server: str | None, method: str | None, sender: str,
+                 msg_id: str, queue: str | None = None,
+                 outcome: str = 'queued') -> None:
+        self.seq = seq
+        self.kind = kind
+        self.exchange = exchange
+        self.topic = topic
+        self.server = server
+        self.method = method
+        self.sender = sender
+        self.msg_id = msg_id
+        self.queue = queue
+        self._outcome = outcome
+        self._tally: _Tally | None = None
+
+    @property
+    def outcome(self) -> str:
+        return self._outcome
+
+    @outcome.setter
+    def outcome(self, outcome: str) -> None:
+        # NOTE(journal): outcomes change in many places, under many locks,
+        # after the entry may have left the journal; the tally follows
+        # every change here so the counts stay exact.
+        tally = self._tally
+        if tally is None:
+            self._outcome = outcome
+        else:
+            tally.move(self, outcome)
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self._FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, JournalEntry)
+        return self._values() == other._values()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        fields = ', '.join(f'{name}={value!r}' for name, value in
+                           zip(self._FIELDS, self._values()))
+        return f'JournalEntry({fields})'
 
     def __str__(self) -> str:
         where = f'{self.topic}' + (f'.{self.server}' if self.server else '')
@@ -49,34 +177,126 @@ class JournalEntry:
 
 
 class Journal:
-    """An append-only, thread-safe list of `JournalEntry`."""
+    """A thread-safe record of `JournalEntry`: the last ``limit`` kept.
 
-    def __init__(self) -> None:
+    Every entry is counted (`counts`) by kind and latest outcome, kept or
+    not; `entries`, `render` and ``len()`` see the kept ones, `recorded`
+    how many there were since the last `clear`.
+
+    :param limit: how many entries to keep: ``0`` keeps none (off),
+        ``None`` keeps them all; by default what `limit_from_environment`
+        says.
+    :raises ValueError: for a bad ``limit`` or ``FAKE_TRANSPORT_JOURNAL``.
+
+    Example::
+
+        broker.journal.limit = 100      # the last 100 entries; 0: off
+        broker.journal.counts(kind='cast')   # {'handled': 12345}
+    """
+
+    def __init__(self, limit: int | None | _Default =
+                 _Default.FROM_ENVIRONMENT) -> None:
+        checked = (limit_from_environment()
+                   if limit is _Default.FROM_ENVIRONMENT
+                   else _check_limit(limit))
         self._lock = threading.Lock()
-        self._entries: list[JournalEntry] = []
+        self._limit = checked
+        self._entries: collections.deque[JournalEntry] = collections.deque(
+            maxlen=checked)
+        self._tally = _Tally(self._lock)
+        self._recorded = 0
         self._seq = 0
 
-    def record(self, **fields: object) -> JournalEntry:
+    @property
+    def limit(self) -> int | None:
+        """How many entries are kept: ``0`` none, ``None`` all.
+
+        Setting it keeps the last ``limit`` entries already recorded.
+        """
+        return self._limit
+
+    @limit.setter
+    def limit(self, limit: int | None) -> None:
+        limit = _check_limit(limit)
+        with self._lock:
+            self._limit = limit
+            self._entries = collections.deque(self._entries, maxlen=limit)
+
+    @property
+    def recorded(self) -> int:
+        """How many entries were recorded since the last `clear`."""
+        return self._recorded
+
+    def record(self, **fields: Any) -> JournalEntry:
+        """Make, count and keep (within ``limit``) a new entry.
+
+        :param fields: the `JournalEntry` fields but ``seq``.
+        :returns: the entry; set its ``outcome`` as the message moves on.
+        """
+        entry = JournalEntry(seq=0, **fields)
         with self._lock:
             self._seq += 1
-            entry = JournalEntry(seq=self._seq, **fields)  # type: ignore
+            entry.seq = self._seq
+            entry._tally = self._tally
+            counts = self._tally.counts
+            key = (entry.kind, entry._outcome)
+            counts[key] = counts.get(key, 0) + 1
+            self._recorded += 1
             self._entries.append(entry)
-            return entry
+        return entry
 
     def entries(self, **match: object) -> list[JournalEntry]:
-        """Return the entries whose fields equal every ``match`` value."""
+        """Return the kept entries whose fields equal every ``match`` value.
+        """
         with self._lock:
             entries = list(self._entries)
         return [e for e in entries
                 if all(getattr(e, k) == v for k, v in match.items())]
 
+    def counts(self, kind: str | None = None) -> dict[str, int]:
+        """Return how many entries have each outcome, kept or not.
+
+        :param kind: count only entries of this kind (``'cast'``, ...).
+        """
+        with self._lock:
+            return self._counts_locked(kind)
+
+    def _counts_locked(self, kind: str | None) -> dict[str, int]:
+        totals: collections.Counter[str] = collections.Counter()
+        for (entry_kind, outcome), n in self._tally.counts.items():
+            if kind is None or entry_kind == kind:
+                totals[outcome] += n
+        return dict(sorted(totals.items()))
+
     def clear(self) -> None:
+        """Forget every entry and count; ``seq`` goes on from where it was.
+        """
         with self._lock:
             self._entries.clear()
+            self._tally = _Tally(self._lock)
+            self._recorded = 0
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def render(self) -> str:
-        """Return one line per entry, for a testtools detail."""
-        return '\n'.join(str(e) for e in self.entries())
+        """Return one line per kept entry, for a testtools detail.
+
+        When some entries were not kept, a first line says how many, and
+        counts every entry by outcome.
+        """
+        with self._lock:
+            entries = list(self._entries)
+            recorded = self._recorded
+            limit = self._limit
+            counts = self._counts_locked(None)
+        lines = [str(e) for e in entries]
+        if recorded > len(entries):
+            kept = ('the journal is off' if limit == 0 else
+                    f'the journal keeps the last {limit}')
+            by_outcome = ', '.join(f'{outcome} {n}'
+                                   for outcome, n in counts.items())
+            lines.insert(0, f'({kept}: {recorded - len(entries)} of '
+                            f'{recorded} entries not kept; all by outcome: '
+                            f'{by_outcome})')
+        return '\n'.join(lines)

@@ -8,12 +8,33 @@ rabbit driver applies).
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import sys
 from typing import Any
 
 from oslo_serialization import jsonutils
 
 __all__ = ['NotSerializable', 'dumps', 'loads']
+
+_CONTAINERS = (dict, list, tuple, set, frozenset)
+_KEY_TYPES = (str, int, float, bool, type(None))
+
+
+def _int_digits_limit() -> int:
+    return int(getattr(sys, 'get_int_max_str_digits', lambda: 0)())
+
+
+def _show(value: Any) -> str:
+    """``repr(value)``, or a description when repr itself fails."""
+    try:
+        return repr(value)
+    except Exception:
+        if isinstance(value, int):
+            # NOTE(wire): Python refuses to turn an int of more digits than
+            # sys.get_int_max_str_digits() into text; so does JSON.
+            return f'an int of more than {_int_digits_limit()} digits'
+        return f'<{type(value).__name__} object whose repr() failed>'
 
 
 class NotSerializable(ValueError):
@@ -23,34 +44,106 @@ class NotSerializable(ValueError):
     message naming the offending key.
 
     :ivar path: where the value sits, such as ``args['spec']['obj']``.
+    :ivar value: the value (for a bad key, the key; for a circular
+        reference, the container met again).
+    :ivar reason: what is wrong with it, the end of the message.
     """
 
-    def __init__(self, what: str, path: str, value: Any) -> None:
+    def __init__(self, what: str, path: str, value: Any,
+                 reason: str | None = None) -> None:
         self.path = path
         self.value = value
-        super().__init__(
-            f"{what} {path} is not JSON serializable: {value!r} "
-            f"(type {type(value).__name__})")
+        if reason is None:
+            reason = f'{_show(value)} (type {type(value).__name__})'
+        self.reason = reason
+        super().__init__(f"{what} {path} is not JSON serializable: {reason}")
 
 
-def _find_unserializable(obj: Any, path: str) -> tuple[str, Any] | None:
-    """Return (path, value) of the first value ``jsonutils`` refuses."""
-    if isinstance(obj, dict):
-        for key, value in obj.items():
-            found = _find_unserializable(value, f'{path}[{key!r}]')
-            if found:
-                return found
-        return None
-    if isinstance(obj, (list, tuple, set, frozenset)):
-        for index, value in enumerate(obj):
-            found = _find_unserializable(value, f'{path}[{index}]')
-            if found:
-                return found
-        return None
+@dataclasses.dataclass
+class _Problem:
+    path: str
+    value: Any
+    reason: str | None = None
+
+
+def _bad_key(key: Any) -> str | None:
+    """Say why JSON can't carry ``key`` as an object key, or None."""
+    if not isinstance(key, _KEY_TYPES):
+        return (f'key {_show(key)} (type {type(key).__name__}) is not a '
+                f'str, int, float, bool or None')
+    if isinstance(key, int) and not isinstance(key, bool):
+        try:
+            repr(key)
+        except ValueError:
+            return f'a key is {_show(key)}'
+    return None
+
+
+def _bad_leaf(value: Any) -> bool:
     try:
-        jsonutils.dumps(obj)
-    except (TypeError, ValueError):
-        return path, obj
+        jsonutils.dumps(value)
+    except (TypeError, ValueError, RecursionError):
+        return True
+    return False
+
+
+def _find_unserializable(obj: Any, root: str,
+                         too_deep: bool) -> _Problem | None:
+    """Return the first value ``jsonutils`` refuses, in encoding order.
+
+    Walks without recursion, so a payload nested too deeply for the JSON
+    encoder does not exhaust the stack here too. Looks for, in order: a key
+    JSON can't carry, a container that contains itself, a value
+    ``jsonutils`` refuses; then, if ``too_deep``, the deepest nesting.
+    """
+    # NOTE(wire): a stack of (value, path, depth, top, top_depth, leaving);
+    # ``top`` is the entry right under the root that holds the value, the
+    # one a deep-nesting error names.
+    stack: list[tuple[Any, str, int, str, int, bool]] = [
+        (obj, root, 0, root, 0, False)]
+    on_path: dict[int, str] = {}
+    deepest = (0, root)
+    while stack:
+        value, path, depth, top, top_depth, leaving = stack.pop()
+        if leaving:
+            del on_path[id(value)]
+            continue
+        if depth == 1:
+            top, top_depth = path, 1
+        if not isinstance(value, _CONTAINERS):
+            if _bad_leaf(value):
+                return _Problem(path, value)
+            continue
+        if id(value) in on_path:
+            return _Problem(
+                path, value,
+                f'it contains itself: it is '
+                f'{on_path[id(value)] or "(the whole payload)"} again (a '
+                f'circular reference)')
+        levels = depth - top_depth + 1
+        if levels > deepest[0]:
+            deepest = (levels, top)
+        on_path[id(value)] = path
+        stack.append((value, path, depth, top, top_depth, True))
+        if isinstance(value, dict):
+            children = []
+            for key, item in value.items():
+                why = _bad_key(key)
+                if why is not None:
+                    return _Problem(path, key, why)
+                children.append((item, f'{path}[{key!r}]'))
+        else:
+            children = [(item, f'{path}[{index}]')
+                        for index, item in enumerate(value)]
+        for item, item_path in reversed(children):
+            stack.append((item, item_path, depth + 1, top, top_depth,
+                          False))
+    if too_deep:
+        levels, top = deepest
+        return _Problem(
+            top, None,
+            f'it nests {levels} levels deep, deeper than the JSON encoder '
+            f'can go')
     return None
 
 
@@ -62,19 +155,26 @@ _encode = json.JSONEncoder(default=jsonutils.to_primitive).encode
 def dumps(obj: Any, what: str = 'Message argument', root: str = '') -> str:
     """Serialize ``obj`` to JSON or raise `NotSerializable` naming the key.
 
+    Refused: a value ``jsonutils`` can't convert, a key other than a str,
+    int, float, bool or None, an int too long to write out, a container
+    that contains itself, and nesting deeper than the encoder can go.
+
     :param what: how the error names the payload (``'Message argument'``,
         ``'Context key'``, ``'Reply value'``).
     :param root: the name the error path starts from.
     """
     try:
         return _encode(obj)
-    except (TypeError, ValueError):
-        found = _find_unserializable(obj, root)
-        if found is None:
-            raise
-        path, value = found
-        raise NotSerializable(what, path or '(the whole payload)', value) \
-            from None
+    except (TypeError, ValueError, RecursionError) as exc:
+        error = exc
+    found = _find_unserializable(obj, root,
+                                 isinstance(error, RecursionError))
+    if found is None:
+        # NOTE(wire): not expected; still a NotSerializable, so a caller
+        # catching the documented error catches this one too.
+        found = _Problem(root, obj, f'{type(error).__name__}: {error}')
+    raise NotSerializable(what, found.path or '(the whole payload)',
+                          found.value, found.reason) from None
 
 
 def loads(text: str) -> Any:

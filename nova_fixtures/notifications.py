@@ -81,7 +81,7 @@ class NotificationFixture(_state.GuardedFixture):
 
     def _setUp(self) -> None:
         self.addDetail('nova-fixtures:notifications', _state.lazy_text(
-            lambda: '\n'.join(str(n) for n in self.notifications)))
+            self._render))
         self.useFixture(services.NotificationListenerFixture(
             [_Capture(self)], self._transport, topics=self.topics,
             pool=f'capture-{uuid.uuid4().hex[:8]}'))
@@ -92,13 +92,23 @@ class NotificationFixture(_state.GuardedFixture):
             self._notifications.append(notification)
             self._cond.notify_all()
 
+    def _render(self) -> str:
+        with self._cond:
+            return '\n'.join(str(n) for n in self._notifications)
+
     @property
     def notifications(self) -> list[CapturedNotification]:
-        """Everything captured so far, in arrival order."""
+        """Everything captured so far, in arrival order.
+
+        Refused before ``setUp()`` (nothing can have been captured); still
+        readable after cleanup.
+        """
+        self._check_set_up()
         with self._cond:
             return list(self._notifications)
 
     def of_type(self, event_type: str) -> list[CapturedNotification]:
+        """The notifications of ``event_type`` captured so far."""
         return [n for n in self.notifications if n.event_type == event_type]
 
     def wait_for(self, event_type: str, count: int = 1,

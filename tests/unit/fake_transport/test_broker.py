@@ -1,8 +1,10 @@
 """The Broker: journal, settle, unconsumed, reset, faults, concurrency."""
 
 import collections
+import sys
 import threading
 
+import fixtures
 import oslo_messaging
 
 import fake_transport
@@ -293,3 +295,176 @@ class TestConcurrency(base.BusTestCase):
         self.assertEqual({1}, set(seen.values()))
         self.assertEqual([100, 100, 100, 100],
                          [len(s.calls) for s in servers])
+
+
+class Refuser:
+    """A consumer that refuses every message it is offered."""
+
+    server = None
+
+    def __init__(self):
+        self.offers = 0
+
+    def deliver(self, env):
+        self.offers += 1
+        return False
+
+
+class TestRefusedDelivery(base.BusTestCase):
+
+    def test_refused_message_waits_in_its_queue_for_the_next_consumer(self):
+        self.broker.declare('topic', 'openstack', 'topic')
+        refuser = Refuser()
+        self.broker.attach('topic', refuser)
+        self.client().cast({}, 'echo', value=1)
+        self.assertEqual(1, refuser.offers)
+        self.assertEqual([('cast', 'topic', 'queued')],
+                         [(e.kind, e.queue, e.outcome)
+                          for e in self.broker.unconsumed()])
+        self.broker.settle(timeout=10)
+        self.broker.detach('topic', refuser)
+        endpoint, _ = self.start_server()
+        self.broker.settle(timeout=10)
+        self.assertEqual([('echo', {'value': 1})], endpoint.calls)
+        self.assertEqual(['handled'],
+                         [e.outcome for e in self.broker.journal.entries()])
+
+    def test_refused_message_goes_to_another_consumer_of_its_queue(self):
+        refuser = Refuser()
+        self.broker.declare('topic', 'openstack', 'topic')
+        self.broker.attach('topic', refuser)
+        endpoint, _ = self.start_server()
+        client = self.client()
+        for i in range(3):
+            client.cast({}, 'echo', value=i)
+        self.broker.settle(timeout=10)
+        self.assertEqual([0, 1, 2],
+                         [kwargs['value'] for _, kwargs in endpoint.calls])
+        self.assertEqual([], self.broker.unconsumed())
+
+
+class TestDelayedMessages(base.BusTestCase):
+
+    def test_delayed_message_stays_in_flight_until_it_is_routed(self):
+        endpoint, _ = self.start_server()
+        routing = threading.Event()
+        release = threading.Event()
+        self.addCleanup(release.set)
+        route = self.broker._route
+
+        def slow_route(*args, **kwargs):
+            if threading.current_thread().name.startswith(
+                    'fake-transport-delay-'):
+                routing.set()
+                release.wait(10)
+            return route(*args, **kwargs)
+
+        self.useFixture(fixtures.MockPatchObject(
+            self.broker, '_route', new=slow_route))
+        self.broker.delay(0.01, method='echo')
+        self.client().cast({}, 'echo', value=1)
+        self.assertTrue(routing.wait(10))
+        self.assertEqual([('cast', 'delayed')],
+                         [(e.kind, e.outcome)
+                          for e in self.broker.in_flight()])
+        error = self.assertRaises(fake_transport.SettleTimeout,
+                                  self.broker.settle, timeout=0.01)
+        self.assertEqual(
+            f"memory://{self.broker.name}/ did not settle within 0.01 s; "
+            f"1 message(s) still in flight:\n"
+            f"  #1 cast echo to openstack/topic from "
+            f"{threading.current_thread().name}: delayed", str(error))
+        release.set()
+        self.broker.settle(timeout=10)
+        self.assertEqual([('echo', {'value': 1})], endpoint.calls)
+
+
+class TestStress(base.BusTestCase):
+
+    SENDERS = 16
+    PER_SENDER = 60
+
+    def test_journal_matches_handlers_while_listeners_restart(self):
+        # NOTE(tests): bounded (about two seconds): 16 threads send casts
+        # and calls at a tiny switch interval while the servers of the
+        # topic stop and start one after another; every message must be
+        # handled once, and journalled once as handled, and each reply's
+        # outcome must be what its caller saw.
+        self.broker.journal.limit = None
+        servers = [self.start_server(server=f's{i}') for i in range(4)]
+        client = self.client(timeout=30)
+        interval = sys.getswitchinterval()
+        self.addCleanup(sys.setswitchinterval, interval)
+        barrier = threading.Barrier(self.SENDERS + 1)
+        sending_done = threading.Event()
+        lock = threading.Lock()
+        answered, timed_out, errors = [], [], []
+
+        def send(sender):
+            barrier.wait()
+            try:
+                for i in range(self.PER_SENDER):
+                    value = f'{sender}-{i}'
+                    if i % 2:
+                        client.cast({}, 'echo', value=value)
+                        continue
+                    try:
+                        answer = client.call({}, 'echo', value=value)
+                    except oslo_messaging.MessagingTimeout:
+                        with lock:
+                            timed_out.append(value)
+                    else:
+                        with lock:
+                            answered.append((value, answer))
+            except Exception as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        def churn():
+            barrier.wait()
+            restarts = 0
+            while not sending_done.is_set():
+                _, server = servers[restarts % len(servers)]
+                server.stop()
+                server.wait()
+                server.start()
+                restarts += 1
+            churned.append(restarts)
+
+        churned = []
+        threads = [threading.Thread(target=send, args=(n,))
+                   for n in range(self.SENDERS)]
+        churner = threading.Thread(target=churn)
+        sys.setswitchinterval(1e-5)
+        for thread in threads + [churner]:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        sending_done.set()
+        churner.join()
+        sys.setswitchinterval(interval)
+        self.broker.settle(timeout=30)
+
+        sent = self.SENDERS * self.PER_SENDER
+        casts = calls = sent // 2
+        self.assertEqual([], errors)
+        self.assertNotEqual([0], churned)
+        handled = collections.Counter(
+            (method, kwargs['value'])
+            for endpoint, _ in servers for method, kwargs in endpoint.calls)
+        self.assertEqual(sent, len(handled))
+        self.assertEqual({1}, set(handled.values()))
+        self.assertEqual([], [(value, answer) for value, answer in answered
+                              if value != answer])
+        self.assertEqual(calls, len(answered) + len(timed_out))
+        self.assertEqual([], self.broker.unconsumed())
+        journal = self.broker.journal
+        self.assertEqual({'handled': casts}, journal.counts(kind='cast'))
+        self.assertEqual({'handled': calls}, journal.counts(kind='call'))
+        replies = {'delivered': len(answered),
+                   'caller-timed-out': len(timed_out)}
+        self.assertEqual({k: n for k, n in replies.items() if n},
+                         journal.counts(kind='reply'))
+        call_ids = [e.msg_id for e in journal.entries(kind='call')]
+        reply_ids = [e.msg_id for e in journal.entries(kind='reply')]
+        self.assertEqual(calls, len(set(call_ids)))
+        self.assertEqual(sorted(call_ids), sorted(reply_ids))

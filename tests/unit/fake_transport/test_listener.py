@@ -2,6 +2,7 @@
 
 import threading
 
+import fixtures
 import oslo_messaging
 
 from tests.unit.fake_transport import base
@@ -86,3 +87,51 @@ class TestListenerLifeCycle(base.BusTestCase):
                     if t not in before and t.name.startswith('fake-')]
         self.assertEqual([], leftover)
         self.assertEqual([], self.broker.listeners())
+
+
+class TestStopRacingDelivery(base.BusTestCase):
+
+    def listen(self, server):
+        return self.transport._driver.listen(
+            oslo_messaging.Target(topic='t', server=server), 1, None)
+
+    def test_cast_racing_stop_waits_for_the_next_listener(self):
+        listener = self.listen('s1')
+        self.addCleanup(listener.cleanup)
+        refused = []
+        listener.start(refused.extend)
+        detaching = threading.Event()
+        proceed = threading.Event()
+        detach = self.broker.detach
+
+        def slow_detach(queue, consumer):
+            detaching.set()
+            proceed.wait(10)
+            detach(queue, consumer)
+
+        self.useFixture(fixtures.MockPatchObject(
+            self.broker, 'detach', new=slow_detach))
+        stopper = threading.Thread(target=listener.stop)
+        stopper.start()
+        self.addCleanup(stopper.join)
+        self.addCleanup(proceed.set)
+        self.assertTrue(detaching.wait(10))
+        # NOTE(tests): the listener is stopping but still attached: it
+        # refuses the message, which must wait in its queue.
+        self.client(topic='t').cast({}, 'echo', value=1)
+        proceed.set()
+        stopper.join()
+        self.assertEqual([], refused)
+        self.assertEqual([('cast', 't', 'queued')],
+                         [(e.kind, e.queue, e.outcome)
+                          for e in self.broker.unconsumed()])
+        got = []
+        second = self.listen('s2')
+        self.addCleanup(second.cleanup)
+        second.start(lambda incoming: [got.append(m.message) or m.reply()
+                                       for m in incoming])
+        self.broker.settle(timeout=10)
+        self.assertEqual([('echo', {'value': 1})],
+                         [(m['method'], m['args']) for m in got])
+        self.assertEqual(['handled'],
+                         [e.outcome for e in self.broker.journal.entries()])

@@ -69,3 +69,41 @@ class TestBusName(testtools.TestCase):
         self.assertIsInstance(transport._driver, fake_transport.MemoryDriver)
         self.assertIs(fake_transport.get_broker('memory://x-y/'),
                       transport._driver.broker)
+
+
+class TestNoAliasing(testtools.TestCase):
+    """Issue 10 item 12: no URL silently names another bus."""
+
+    def assertRefused(self, message, url):
+        error = self.assertRaises(fake_transport.InvalidMemoryURL,
+                                  urls.bus_name, url)
+        self.assertEqual(message, str(error))
+
+    def test_control_characters_are_refused_not_deleted(self):
+        for url in ('memory://a\nb/', 'memory://a\tb/', 'memory://a\rb/',
+                    '\x00memory://ab/', 'memory:///a\x7fb'):
+            self.assertRefused(
+                f"{url!r} is malformed: a memory:// URL holds no control "
+                f"characters (such as tab or newline)", url)
+
+    def test_scheme_with_a_plus_suffix_is_refused(self):
+        self.assertRefused(
+            "'memory+foo://x/' is not a memory:// URL (scheme "
+            "'memory+foo'); use memory:// or memory://<bus>/",
+            'memory+foo://x/')
+
+    def test_oslo_messaging_loading_memory_for_memory_plus_is_refused(self):
+        # NOTE(tests): oslo.messaging loads the driver named before '+'.
+        error = self.assertRaises(fake_transport.InvalidMemoryURL,
+                                  oslo_messaging.get_rpc_transport,
+                                  cfg.ConfigOpts(), url='memory+foo://x/')
+        self.assertEqual(
+            "'memory+foo://x/' is not a memory:// URL (scheme "
+            "'memory+foo'); use memory:// or memory://<bus>/", str(error))
+
+    def test_empty_user_password_or_port_is_named_as_such(self):
+        for url in ('memory://:@/', 'memory://@x/', 'memory://x:/',
+                    'memory://x:0/', 'memory://x:abc/'):
+            self.assertRefused(
+                f"{url!r} is malformed: a memory:// URL names a bus only, "
+                f"without user, password or port", url)

@@ -51,3 +51,23 @@ class TestNotificationFixture(nova_fixtures.TestCase):
         self.assertEqual(['x.y'], got)
         self.assertEqual(['x.y'], [n.event_type for n in
                                    self.notes.of_type('x.y')])
+
+
+class TestNotificationFixtureMisuse(nova_fixtures.TestCase):
+    """Issue 10 item 13: reading captures of a fixture never set up."""
+
+    def test_notifications_before_setup_are_refused(self):
+        notes = nova_fixtures.NotificationFixture(self.bus)
+        for read in (lambda: notes.notifications,
+                     lambda: notes.of_type('x.y')):
+            error = self.assertRaises(nova_fixtures.FixtureNotReady, read)
+            self.assertEqual('NotificationFixture is not set up: use it '
+                             'through useFixture() or call setUp() first',
+                             str(error))
+
+    def test_notifications_stay_readable_after_cleanup(self):
+        with nova_fixtures.NotificationFixture(self.bus) as notes:
+            self.bus.notifier('compute.c1').info({}, 'x.y', {'n': 1})
+            self.bus.settle(timeout=10)
+        self.assertEqual([{'n': 1}],
+                         [n.payload for n in notes.of_type('x.y')])

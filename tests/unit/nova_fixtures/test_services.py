@@ -167,6 +167,15 @@ class TestServiceFixture(nova_fixtures.TestCase):
         self.assertEqual('ServiceFixture is not set up: use it through '
                          'useFixture() or call setUp() first', str(error))
 
+    def test_kill_before_setup_is_refused(self):
+        # NOTE(tests): issue 10 item 13; it used to do nothing, silently.
+        fixture = nova_fixtures.ServiceFixture(Counter(), 'counter', 'h1',
+                                               self.bus)
+        error = self.assertRaises(nova_fixtures.FixtureNotReady,
+                                  fixture.kill)
+        self.assertEqual('ServiceFixture is not set up: use it through '
+                         'useFixture() or call setUp() first', str(error))
+
     def test_hundred_services_stop_leaving_no_thread(self):
         before = set(threading.enumerate())
         fixtures_ = [nova_fixtures.ServiceFixture(Counter(), 'many', f'h{i}',

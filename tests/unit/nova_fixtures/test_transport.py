@@ -151,3 +151,49 @@ class TestSharedBus(testtools.TestCase):
             {}, 'echo', value='again'))
         self.assertIs(first.broker, fake_transport.get_broker(first.url))
         self.assertEqual(4, len(first.broker.journal.entries()))
+
+
+class TestSetUpAndCleanUpTwice(testtools.TestCase):
+    """Issue 10 item 13: a second setUp() or cleanUp() of one fixture."""
+
+    def test_second_setup_is_refused_and_the_first_still_cleans_up(self):
+        fixture = nova_fixtures.TransportFixture()
+        fixture.setUp()
+        self.addCleanup(fixture.cleanUp)
+        broker = fixture.broker
+        error = self.assertRaises(RuntimeError, fixture.setUp)
+        self.assertEqual('TransportFixture is already set up; call '
+                         'cleanUp() before setting it up again', str(error))
+        self.assertIs(broker, fixture.broker)
+        fixture.cleanUp()
+        self.assertIsNot(broker, fake_transport.get_broker(fixture.url))
+        fake_transport.discard_broker(fixture.url)
+
+    def test_setup_again_after_cleanup_is_fine(self):
+        fixture = nova_fixtures.TransportFixture()
+        with fixture:
+            pass
+        with fixture:
+            self.assertIsNotNone(fixture.rpc_client('x'))
+
+    def test_second_cleanup_is_a_no_op(self):
+        fixture = nova_fixtures.TransportFixture()
+        fixture.setUp()
+        fixture.cleanUp()
+        self.assertIsNone(fixture.cleanUp())
+        self.assertEqual([], fixture.cleanUp(raise_first=False))
+
+    def test_cleanup_before_setup_is_a_no_op(self):
+        fixture = nova_fixtures.TransportFixture()
+        self.assertIsNone(fixture.cleanUp())
+
+    def test_cleanup_by_hand_then_by_use_fixture_passes(self):
+        class Test(testtools.TestCase):
+            def test(self):
+                bus = self.useFixture(nova_fixtures.TransportFixture())
+                bus.cleanUp()
+
+        result = testtools.TestResult()
+        Test('test').run(result)
+        self.assertEqual([], result.errors)
+        self.assertTrue(result.wasSuccessful())

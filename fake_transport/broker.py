@@ -404,12 +404,21 @@ class Broker:
 
     # What listeners report back --------------------------------------------
 
-    def finish(self, env: Envelope, outcome: str = 'handled') -> None:
-        """Mark ``env`` done (handled, acked, lost or a duplicate)."""
+    def finish(self, env: Envelope, outcome: str = 'handled',
+               reason: str | None = None) -> None:
+        """Mark ``env`` done (handled, acked, lost or a duplicate), and why.
+        """
         with self._lock:
+            if reason is not None:
+                env.entry.reason = reason
             env.entry.outcome = outcome
             self._inflight.discard(env)
             self._notify_if_idle_locked()
+
+    def annotate(self, env: Envelope, reason: str) -> None:
+        """Say why ``env`` ended as it did, after it ended."""
+        with self._lock:
+            env.entry.reason = reason
 
     def give_back(self, env: Envelope) -> None:
         """Put an undelivered ``env`` back at the head of its queue."""

@@ -20,6 +20,7 @@ from oslo_messaging._drivers import base
 from oslo_messaging._drivers import common as rpc_common
 from oslo_messaging import exceptions
 
+from fake_transport import faults
 from fake_transport import journal
 from fake_transport import listener as listener_mod
 from fake_transport import registry
@@ -166,6 +167,10 @@ class MemoryDriver(base.BaseDriver):
              retry: int | None = None,
              transport_options: Any = None) -> Any:
         self._check_open()
+        # NOTE(driver): refused before anything is sent.
+        faults.check_seconds('call timeout', timeout, none_ok=True)
+        faults.check_seconds('call monitor timeout', call_monitor_timeout,
+                             none_ok=True)
         msg = dict(message)
         msg_id = _next_id()
         waiter = None

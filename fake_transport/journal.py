@@ -118,7 +118,7 @@ class JournalEntry:
     """
 
     __slots__ = ('seq', 'kind', 'exchange', 'topic', 'server', 'method',
-                 'sender', 'msg_id', 'queue', '_outcome', '_tally')
+                 'sender', 'msg_id', 'queue', 'reason', '_outcome', '_tally')
     _FIELDS = ('seq', 'kind', 'exchange', 'topic', 'server', 'method',
                'sender', 'msg_id', 'queue', 'outcome')
 
@@ -135,6 +135,9 @@ class JournalEntry:
         self.sender = sender
         self.msg_id = msg_id
         self.queue = queue
+        # NOTE(journal): why, for an outcome a log line alone would explain
+        # (an unsendable reply, a reply after its server was killed).
+        self.reason: str | None = None
         self._outcome = outcome
         self._tally: _Tally | None = None
 
@@ -172,8 +175,9 @@ class JournalEntry:
     def __str__(self) -> str:
         where = f'{self.topic}' + (f'.{self.server}' if self.server else '')
         what = f' {self.method}' if self.method else ''
+        why = f' ({self.reason})' if self.reason else ''
         return (f'#{self.seq} {self.kind}{what} to {self.exchange}/{where} '
-                f'from {self.sender}: {self.outcome}')
+                f'from {self.sender}: {self.outcome}{why}')
 
 
 class Journal:

@@ -59,6 +59,7 @@ class _RpcIncoming(base.RpcIncomingMessage):
         self._listener = listener
         self._env = env
         self._done = False
+        self._abandoned = False
 
     def acknowledge(self) -> None:
         # NOTE(listener): the server calls acknowledge() then reply() in the
@@ -79,11 +80,16 @@ class _RpcIncoming(base.RpcIncomingMessage):
         """The consumer crashed: the request is lost, no reply will go."""
         if not self._done:
             self._done = True
+            self._abandoned = True
             self._listener.broker.finish(self._env, 'lost')
 
     def reply(self, reply: Any = None, failure: Any = None) -> None:
         broker_mod.set_handling_server(None)
         if self._done:
+            if self._abandoned and self._env.reply_to is not None:
+                self._listener.broker.annotate(
+                    self._env, 'the reply came after its server was killed '
+                    'and was dropped')
             return
         self._done = True
         self._listener.handled(self._env)
@@ -95,7 +101,8 @@ class _RpcIncoming(base.RpcIncomingMessage):
                 result = wire.dumps(reply, 'Reply value', 'result')
             except ValueError as exc:
                 LOG.error('Reply to %s dropped: %s', self._env.entry, exc)
-                broker.finish(self._env, 'lost')
+                broker.finish(self._env, 'lost',
+                              reason=f'the reply was not sent: {exc}')
                 return
             broker.reply(self._env.entry, self._env.reply_to,
                          self._listener.server or '',

@@ -70,6 +70,9 @@ class TransportFixture(_state.GuardedFixture):
     :param url: the transport URL (default: a unique ``memory://`` bus).
     :param name: a suffix for the default URL, such as ``'cell1'``.
     :param conf: the ``cfg.ConfigOpts`` to configure.
+    :param journal_limit: how many journal entries the bus keeps (``0``:
+        none, ``None``: all); by default ``FAKE_TRANSPORT_JOURNAL``, else
+        the last 10,000. Counts per outcome stay exact either way.
     :ivar url: the URL in use.
     :ivar transport: the RPC transport.
     :ivar notification_transport: the notification transport.
@@ -85,8 +88,16 @@ class TransportFixture(_state.GuardedFixture):
     def __init__(self, url: str | None = None, name: str | None = None,
                  conf: cfg.ConfigOpts | None = None,
                  fail_on_unconsumed: bool = False,
-                 fail_on_listeners: bool = False) -> None:
+                 fail_on_listeners: bool = False,
+                 journal_limit: int | None | str = 'environment') -> None:
         super().__init__()
+        if journal_limit != 'environment' and journal_limit is not None \
+                and (isinstance(journal_limit, bool) or
+                     not isinstance(journal_limit, int) or journal_limit < 0):
+            raise ValueError(
+                f'journal_limit must be a whole number of entries >= 0 or '
+                f'None, got {journal_limit!r}')
+        self._journal_limit = journal_limit
         env_url = os.environ.get(ENV_URL)
         self._vhost: str | None = None
         if url is None:
@@ -118,6 +129,9 @@ class TransportFixture(_state.GuardedFixture):
         if self._url.startswith('memory:'):
             self.broker = _share_bus(self._url)
             self.addCleanup(_unshare_bus, self._url)
+            if self._journal_limit != 'environment':
+                self.broker.journal.limit = self._journal_limit  # type: ignore
+
         self.transport = oslo_messaging.get_rpc_transport(
             self.conf, url=self._url)
         self.addCleanup(self.transport.cleanup)

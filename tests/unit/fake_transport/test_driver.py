@@ -75,6 +75,19 @@ class _GatedQueue:
         return self._queue.empty()
 
 
+class TestBadTimeouts(base.BusTestCase):
+
+    def test_call_with_a_bad_timeout_is_refused_before_sending(self):
+        self.start_server()
+        for timeout in (float('nan'), -1, float('inf')):
+            error = self.assertRaises(
+                ValueError, self.client(timeout=timeout).call, {}, 'echo')
+            self.assertEqual(
+                f'call timeout must be a finite number of seconds >= 0 or '
+                f'None, got {timeout!r}', str(error))
+        self.assertEqual(0, len(self.broker.journal))
+
+
 class TestReplyOutcomes(base.BusTestCase):
 
     def reply_outcomes(self):

@@ -138,3 +138,10 @@ class TestThroughTheBus(base.BusTestCase):
             [('circular', 'lost'), ('deep', 'lost')],
             [(e.method, e.outcome)
              for e in self.broker.journal.entries(kind='call')])
+        # NOTE(tests): the journal says why (it used to say only "lost").
+        circular, deep = self.broker.journal.entries(kind='call')
+        self.assertTrue(circular.reason.startswith(
+            'the reply was not sent: Reply value '), circular.reason)
+        self.assertIn('circular reference', circular.reason)
+        self.assertIn('levels deep', deep.reason)
+        self.assertIn(': lost (the reply was not sent: ', str(circular))

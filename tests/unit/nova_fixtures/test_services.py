@@ -99,9 +99,14 @@ class TestServiceFixture(nova_fixtures.TestCase):
         killer.join()
         caller.join()
         self.assertEqual(['timeout'], outcome)
-        self.assertEqual(
-            'lost', self.bus.broker.journal.entries(kind='call')[0].outcome)
+        # NOTE(tests): cleanup reaps the killed server's handlers: after
+        # it, the killed handler's reply has come and gone.
+        service.cleanUp()
+        [call] = self.bus.broker.journal.entries(kind='call')
+        self.assertEqual('lost', call.outcome)
         self.assertEqual([], self.bus.broker.journal.entries(kind='reply'))
+        self.assertEqual('the reply came after its server was killed and '
+                         'was dropped', call.reason)
 
     def test_kill_returns_at_once_behind_a_stuck_handler(self):
         manager = Counter()
@@ -114,6 +119,7 @@ class TestServiceFixture(nova_fixtures.TestCase):
         self.assertFalse(manager.finished.is_set())
         self.assertFalse(service.running)
         manager.release.set()
+        self.assertTrue(manager.finished.wait(10))
 
     def test_kill_on_the_clock_returns_at_once_behind_a_stuck_handler(self):
         self.useFixture(nova_fixtures.ClockFixture())

@@ -197,3 +197,35 @@ class TestSetUpAndCleanUpTwice(testtools.TestCase):
         Test('test').run(result)
         self.assertEqual([], result.errors)
         self.assertTrue(result.wasSuccessful())
+
+
+class TestJournalLimit(testtools.TestCase):
+
+    def test_journal_limit_keeps_the_last_entries_and_exact_counts(self):
+        bus = self.useFixture(nova_fixtures.TransportFixture(
+            journal_limit=2))
+        self.useFixture(nova_fixtures.ServiceFixture(
+            Echo(), 'echo', 'e1', bus))
+        client = bus.rpc_client('echo')
+        for i in range(5):
+            client.cast({}, 'echo', value=i)
+        bus.settle()
+        self.assertEqual(2, len(bus.broker.journal.entries()))
+        self.assertEqual({'handled': 5},
+                         bus.broker.journal.counts(kind='cast'))
+
+    def test_journal_off(self):
+        bus = self.useFixture(nova_fixtures.TransportFixture(
+            journal_limit=0))
+        bus.notifier('p').info({}, 'x.y', {})
+        self.assertEqual([], bus.broker.journal.entries())
+        self.assertEqual(1, bus.broker.journal.recorded)
+
+    def test_bad_journal_limit_is_refused(self):
+        for bad in (-1, 2.5, True, 'lots'):
+            error = self.assertRaises(
+                ValueError, nova_fixtures.TransportFixture,
+                journal_limit=bad)
+            self.assertEqual(
+                f'journal_limit must be a whole number of entries >= 0 or '
+                f'None, got {bad!r}', str(error))

@@ -343,6 +343,18 @@ class TestMisuse(testtools.TestCase):
             self.assertEqual(f'advance() needs a finite number of seconds '
                              f'>= 0, got {bad!r}', str(error))
 
+    def test_advance_past_the_budget_is_refused(self):
+        clock = self.useFixture(nova_fixtures.ClockFixture())
+        clock.advance(600)
+        for too_far in (1e9, 10 ** 400):
+            error = self.assertRaises(nova_fixtures.ClockError,
+                                      clock.advance, too_far)
+            self.assertEqual(
+                f'advance({too_far!r}) would pass the virtual time budget '
+                f'of 3600 s (now 600 s); raise it with '
+                f'ClockFixture(max_virtual=...)', str(error))
+        self.assertEqual(600, clock.now())
+
     def test_nested_clocks_are_refused(self):
         self.useFixture(nova_fixtures.ClockFixture())
         error = self.assertRaises(Exception, nova_fixtures.ClockFixture()

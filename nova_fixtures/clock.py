@@ -532,7 +532,7 @@ class ClockFixture(_state.GuardedFixture):
                 f'advance() needs a finite number of seconds >= 0, got '
                 f'{seconds!r}')
         bubble = self.bubble
-        if bubble.now + seconds > bubble.max_virtual:
+        if seconds > bubble.max_virtual - bubble.now:
             raise ClockError(
                 f'advance({seconds!r}) would pass the virtual time budget '
                 f'of {bubble.max_virtual:g} s (now {bubble.now:g} s); '

@@ -9,8 +9,22 @@ before ``oslo_messaging``; the package ``__init__`` imports it first.
 from __future__ import annotations
 
 import sys
+import warnings
 
 from oslo_service import backend
+
+# NOTE(backend): futurist imports eventlet whenever it is installed (and
+# oslo.service depends on it), and oslo.messaging imports oslo.utils'
+# eventletutils; both warn on import, on every run of a user's suite,
+# about something neither the user nor this library uses. Import them
+# once here with those two warnings silenced, nothing else.
+with warnings.catch_warnings():
+    warnings.filterwarnings('ignore', message=r'\s*Eventlet is deprecated')
+    warnings.filterwarnings('ignore',
+                            message='eventletutils module is deprecated',
+                            category=DeprecationWarning)
+    import futurist  # noqa: F401
+    from oslo_utils import eventletutils  # noqa: F401
 
 __all__ = ['EVENTLET_BACKEND_MESSAGE', 'eventlet_backend_selected',
            'prefer_threading_backend', 'refuse_eventlet']

@@ -173,9 +173,10 @@ class ServiceFixture(_state.GuardedFixture):
             target = oslo_messaging.Target(topic=self.topic,
                                            server=self.host,
                                            exchange=self._exchange)
+            # NOTE(services): no executor= (deprecated); with no eventlet
+            # patching oslo.messaging picks threading.
             server = executor_mod.prompt(oslo_messaging.get_rpc_server(
-                self.transport, target, [self.manager] + self._endpoints,
-                executor='threading'))
+                self.transport, target, [self.manager] + self._endpoints))
             server.start()
         except BaseException:
             self._release()
@@ -282,7 +283,7 @@ class NotificationListenerFixture(_state.GuardedFixture):
             oslo_messaging.get_notification_listener(
                 self.transport,
                 [oslo_messaging.Target(topic=t) for t in self.topics],
-                self.endpoints, executor='threading', pool=self.pool,
+                self.endpoints, pool=self.pool,
                 allow_requeue=self._allow_requeue))
         listener.start()
         self.listener = listener

@@ -2,7 +2,7 @@
 
 Prior art: Go's ``testing/synctest`` (exact accounting of durably blocked
 goroutines; time jumps only when all are), trio's ``MockClock`` autojump.
-Design: ``doc/virtual-time.rst``.
+Design: ``doc/source/virtual-time.rst``.
 
 Only this module changes membership, parks and virtual time. Locks
 (`nova_fixtures._vlock`), the clock and the deadlock detector observe it
@@ -439,7 +439,8 @@ class Core:
                     f'virtual time budget of {self.max_virtual:g} s '
                     f'exceeded: the next deadline is at '
                     f'{deadline / 1e9:g} s; raise it with '
-                    f'ClockFixture(max_virtual=...)'))
+                    f'ClockFixture(max_virtual=...) or '
+                    f'TestCase.CLOCK_OPTIONS'))
                 return
             self.now_ns = max(self.now_ns, deadline)
             self.jumps += 1

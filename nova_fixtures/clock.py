@@ -536,7 +536,8 @@ class ClockFixture(_state.GuardedFixture):
             raise ClockError(
                 f'advance({seconds!r}) would pass the virtual time budget '
                 f'of {bubble.max_virtual:g} s (now {bubble.now:g} s); '
-                f'raise it with ClockFixture(max_virtual=...)')
+                f'raise it with ClockFixture(max_virtual=...) or '
+                f'TestCase.CLOCK_OPTIONS')
         bubble.advance(_core.to_ns(seconds))
 
     def settle(self) -> None:

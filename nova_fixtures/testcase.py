@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from typing import Mapping
 
 import fixtures
 from oslotest import base
@@ -40,6 +41,10 @@ class TestCase(base.BaseTestCase):
       test registered (``self.buses``), the clock; taken before cleanups.
     * ``FAIL_ON_UNCONSUMED = True`` fails a test that leaves messages
       nobody consumed on ``self.bus``.
+    * ``CLOCK_OPTIONS``, ``DEADLOCK_OPTIONS`` and ``TRANSPORT_OPTIONS``:
+      keyword arguments for the `ClockFixture` (``{'max_virtual': 86400}``),
+      the `DeadlockFixture` (``{'on_inversion': 'record'}``) and the
+      `TransportFixture` (``{'conf': cfg.CONF}``) this class builds.
 
     Example::
 
@@ -55,6 +60,9 @@ class TestCase(base.BaseTestCase):
     FAIL_ON_UNCONSUMED = False
     USE_CLOCK = False
     DETECT_DEADLOCKS = False
+    CLOCK_OPTIONS: Mapping[str, Any] = {}
+    DEADLOCK_OPTIONS: Mapping[str, Any] = {}
+    TRANSPORT_OPTIONS: Mapping[str, Any] = {}
 
     def setUp(self) -> None:
         super().setUp()
@@ -65,12 +73,16 @@ class TestCase(base.BaseTestCase):
         if self.CHECK_THREAD_LEAKS:
             self.thread_leaks = self.useFixture(threads.ThreadLeakFixture())
         if self.USE_CLOCK:
-            self.clock = self.useFixture(clock_mod.ClockFixture())
+            self.clock = self.useFixture(clock_mod.ClockFixture(
+                **self.CLOCK_OPTIONS))
         if self.DETECT_DEADLOCKS:
-            self.deadlocks = self.useFixture(deadlock.DeadlockFixture())
+            self.deadlocks = self.useFixture(deadlock.DeadlockFixture(
+                **self.DEADLOCK_OPTIONS))
         if self.USE_TRANSPORT:
+            options = dict(self.TRANSPORT_OPTIONS)
+            options.setdefault('fail_on_unconsumed', self.FAIL_ON_UNCONSUMED)
             self.bus = self.useFixture(transport_mod.TransportFixture(
-                fail_on_unconsumed=self.FAIL_ON_UNCONSUMED))
+                **options))
             self.buses.append(self.bus)
 
     def _attach_hang_report(self, exc_info: Any) -> None:

@@ -304,7 +304,8 @@ class TestSettleHoldAndReports(ClockTestCase):
                                   7200)
         self.assertEqual('virtual time budget of 3600 s exceeded: the next '
                          'deadline is at 7200 s; raise it with '
-                         'ClockFixture(max_virtual=...)', str(error))
+                         'ClockFixture(max_virtual=...) or '
+                         'TestCase.CLOCK_OPTIONS', str(error))
 
 
 class TestStallReport(testtools.TestCase):
@@ -352,7 +353,8 @@ class TestMisuse(testtools.TestCase):
             self.assertEqual(
                 f'advance({too_far!r}) would pass the virtual time budget '
                 f'of 3600 s (now 600 s); raise it with '
-                f'ClockFixture(max_virtual=...)', str(error))
+                f'ClockFixture(max_virtual=...) or TestCase.CLOCK_OPTIONS',
+                str(error))
         self.assertEqual(600, clock.now())
 
     def test_nested_clocks_are_refused(self):

@@ -132,3 +132,29 @@ class TestTestCase(testtools.TestCase):
         self.assertEqual(1, len(result.failures))
         self.assertIn('TransportLeftovers: 1 message(s) left unconsumed',
                       result.failures[0][1])
+
+
+class TestTestCaseOptions(testtools.TestCase):
+    """Issue 11 item 6: the fixtures' arguments, from class attributes."""
+
+    def test_options_reach_the_fixtures_the_class_builds(self):
+        seen = {}
+
+        class Test(nova_fixtures.TestCase):
+            USE_CLOCK = True
+            DETECT_DEADLOCKS = True
+            CLOCK_OPTIONS = {'max_virtual': 86400}
+            DEADLOCK_OPTIONS = {'on_inversion': 'record'}
+            TRANSPORT_OPTIONS = {'journal_limit': 3}
+
+            def test_it(self):
+                import time
+                time.sleep(7200)  # allow-sleep: virtual time
+                seen['now'] = self.clock.now()
+                seen['mode'] = self.deadlocks.on_inversion
+                seen['limit'] = self.bus.broker.journal.limit
+
+        result = testtools.TestResult()
+        Test('test_it').run(result)
+        self.assertTrue(result.wasSuccessful(), result.errors)
+        self.assertEqual({'now': 7200, 'mode': 'record', 'limit': 3}, seen)

@@ -18,6 +18,7 @@ from nova_fixtures.deployment import StopErrors
 from nova_fixtures.eventlet_guard import EventletUsed
 from nova_fixtures.eventlet_guard import NoEventletFixture
 from nova_fixtures.executor import PromptExecutor
+from nova_fixtures.jitter import PeriodicJitterFixture
 from nova_fixtures.notifications import CapturedNotification
 from nova_fixtures.notifications import NotificationFixture
 from nova_fixtures.notifications import NotificationTimeout
@@ -31,6 +32,8 @@ from nova_fixtures.threads import ThreadLeak
 from nova_fixtures.threads import ThreadLeakFixture
 from nova_fixtures.transport import TransportFixture
 from nova_fixtures.transport import TransportLeftovers
+from nova_fixtures.waiting import WaitTimeout
+from nova_fixtures.waiting import wait_until
 from nova_fixtures.wsgi import WSGIServiceFixture
 from nova_fixtures.wsgi import WSGIStartupError
 
@@ -50,6 +53,7 @@ __all__ = [
     'NotificationFixture',
     'NotificationListenerFixture',
     'NotificationTimeout',
+    'PeriodicJitterFixture',
     'PromptExecutor',
     'ScatterFaultsFixture',
     'StopErrors',
@@ -59,10 +63,12 @@ __all__ = [
     'ThreadLeakFixture',
     'TransportFixture',
     'TransportLeftovers',
+    'WaitTimeout',
     'WSGIServiceFixture',
     'WSGIStartupError',
     'io_answer',
     'io_listen',
     'io_wait',
     'scatter_gather',
+    'wait_until',
 ]

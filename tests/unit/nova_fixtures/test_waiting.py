@@ -3,7 +3,6 @@
 import threading
 import time
 
-from oslo_config import cfg
 from oslo_service import periodic_task
 import testtools
 
@@ -68,41 +67,28 @@ class TestWaitUntil(testtools.TestCase):
                              f'seconds >= 0, got {value!r}', str(error))
 
 
-class Poller(periodic_task.PeriodicTasks):
-
-    def __init__(self):
-        super().__init__(cfg.ConfigOpts())
-        self.runs = []
-
-    @periodic_task.periodic_task(spacing=600)
-    def poll(self, context):
-        self.runs.append(time.monotonic())
-
-
 class TestPeriodicJitter(testtools.TestCase):
 
-    def run_poller(self, seed):
-        with nova_fixtures.ClockFixture():
-            with nova_fixtures.PeriodicJitterFixture(seed=seed):
-                bus = self.useFixture(nova_fixtures.TransportFixture())
-                poller = Poller()
-                service = nova_fixtures.ServiceFixture(
-                    poller, 'poller', 'p1', bus)
-                with service:
-                    start = time.monotonic()
-                    nova_fixtures.wait_until(lambda: len(poller.runs) >= 4,
-                                             timeout=3000, interval=60)
-        return [t - start for t in poller.runs[:4]]
+    def setUp(self):
+        super().setUp()
+        self.clock = self.useFixture(nova_fixtures.ClockFixture())
 
-    def test_no_jitter_runs_exactly_on_the_spacing(self):
-        # NOTE(tests): the first run aligns to a boundary; then, with
-        # jitter, gaps were 600 s plus up to 30 s at random.
-        runs = self.run_poller(None)
-        gaps = [later - earlier for earlier, later in zip(runs[1:], runs[2:])]
-        self.assertEqual([600, 600], gaps)
+    def boundaries(self, seed):
+        """Where oslo.service puts the next runs of a 600 s task that last
+        ran 1000 s ago, as ten tasks would see it."""
+        with nova_fixtures.PeriodicJitterFixture(seed=seed):
+            last_run = time.monotonic() - 1000
+            return [periodic_task._nearest_boundary(last_run, 600) -
+                    last_run for _ in range(10)]
+
+    def test_no_jitter_puts_every_run_on_the_boundary(self):
+        self.assertEqual([600] * 10, self.boundaries(None))
 
     def test_a_seed_repeats_the_jitter(self):
-        self.assertEqual(self.run_poller(7), self.run_poller(7))
+        first = self.boundaries(7)
+        self.assertEqual(first, self.boundaries(7))
+        self.assertNotEqual([600] * 10, first)
+        self.assertTrue(all(600 <= b <= 630 for b in first), first)
 
     def test_bad_seed(self):
         error = self.assertRaises(ValueError,

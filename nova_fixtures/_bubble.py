@@ -1,7 +1,7 @@
 """The bubble: the core, plus what deadlock detection and reports observe.
 
 Prior art: the JVM's ``findDeadlockedThreads`` (locks know owners, threads
-know what they wait for), Linux lockdep. Design: ``doc/deadlocks.rst``.
+know what they wait for), Linux lockdep. Design: ``doc/source/deadlocks.rst``.
 
 `nova_fixtures._core` owns membership, parks and time; this module adds
 the detector's bookkeeping (which thread holds which lock, lockutils names,

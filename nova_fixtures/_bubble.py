@@ -29,11 +29,14 @@ DeadlockError = _core.DeadlockError
 
 # NOTE(bubble): frames from these files are plumbing, not the code a
 # report should point at.
-_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+# NOTE(bubble): real paths on both sides: a package imported through
+# 'x/../nova_fixtures' must still know its own frames.
+_PACKAGE = os.path.dirname(os.path.realpath(__file__)) + os.sep
 _PLUMBING = ('/threading.py', '/queue.py', '/contextlib.py',
              '/testtools/', '/unittest/', '/fixtures/', '/stestr/',
              '/subunit/', '/concurrent/futures/', '/futurist/',
-             '/oslo_concurrency/lockutils.py', '<frozen ')
+             '/oslo_concurrency/lockutils.py', '/_pytest/', '/pluggy/',
+             '<frozen ')
 
 
 _plumbing_cache: dict[str, bool] = {}
@@ -42,8 +45,9 @@ _plumbing_cache: dict[str, bool] = {}
 def _plumbing(filename: str) -> bool:
     known = _plumbing_cache.get(filename)
     if known is None:
-        known = _plumbing_cache[filename] = filename.startswith(
-            _PACKAGE) or any(p in filename for p in _PLUMBING)
+        known = _plumbing_cache[filename] = os.path.realpath(
+            filename).startswith(_PACKAGE) or any(
+                p in filename for p in _PLUMBING)
     return known
 
 

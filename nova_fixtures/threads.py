@@ -17,7 +17,8 @@ __all__ = ['ThreadLeak', 'ThreadLeakFixture']
 # NOTE(threads): frames from these files are runner or plumbing, not the
 # code that started the thread.
 _NOISE = ('/threading.py', '/testtools/', '/unittest/', '/fixtures/',
-          '/stestr/', '/subunit/', '/nova_fixtures/threads.py')
+          '/stestr/', '/subunit/', '/_pytest/', '/pluggy/',
+          '/nova_fixtures/threads.py')
 
 
 class ThreadLeak(AssertionError):

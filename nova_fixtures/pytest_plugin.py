@@ -1,0 +1,305 @@
+"""The pytest plugin: this library's fixtures as pytest fixtures and markers.
+
+Caution: pytest loads it (entry point ``pytest11``, name
+``nova_fixtures``) in every session of an environment where nova-fixtures
+is installed, and loading it imports the ``nova_fixtures`` package, which
+selects oslo.service's threading backend. Disable it with ``-p
+no:nova_fixtures``. Nothing else happens until a test asks for one of the
+fixtures below; the fixtures themselves are imported then.
+
+Fixtures (each per test, cleaned up after it):
+
+* ``bus``: a `TransportFixture` on a fresh ``memory://`` bus (or
+  ``OS_TEST_TRANSPORT_URL``).
+* ``make_bus(name=None, **kwargs)``: one more `TransportFixture` (a cell's
+  bus), reported like ``bus``.
+* ``start_service(manager, topic, host, bus=None, **kwargs)``: a started
+  `ServiceFixture` on ``bus`` (default: the ``bus`` fixture).
+* ``clock``: a `ClockFixture`, set up before every bus and service of the
+  test; ``@pytest.mark.nova_clock(**kwargs)`` passes it arguments, and
+  sets it up for a test that uses the other fixtures without asking for
+  ``clock``.
+* ``deadlocks``: a `DeadlockFixture` (after the clock, before the buses);
+  ``@pytest.mark.nova_deadlocks(**kwargs)`` likewise.
+
+A test that uses any of them (or carries one of the markers) also gets a
+`NoEventletFixture` and a `ThreadLeakFixture`, set up first so that its
+check runs after every other cleanup: a leaked thread makes the test's
+teardown fail with `ThreadLeak`'s message.
+``@pytest.mark.nova_thread_leaks(check=False)`` turns the check off; other
+keyword arguments go to `ThreadLeakFixture` (``grace``, ``ignore``).
+
+When such a test fails (setup, call or teardown), the report gets the
+sections ``fake-transport:journal <url>`` (one per bus),
+``nova-fixtures:clock`` and ``nova-fixtures:deadlocks``; a pytest-timeout
+failure (``Timeout >...``) also gets ``nova-fixtures:hang-report``, taken
+while the stuck threads are still stuck.
+
+Example::
+
+    @pytest.mark.nova_clock()
+    def test_reboot(bus, start_service):
+        start_service(Compute(), 'compute', 'c1')
+        bus.rpc_client('compute', 'c1').call({}, 'reboot')
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator, TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from fake_transport import broker as broker_mod
+    from fake_transport import journal as journal_mod
+    from nova_fixtures import clock as clock_mod
+    from nova_fixtures import deadlock as deadlock_mod
+    from nova_fixtures import services as services_mod
+    from nova_fixtures import transport as transport_mod
+
+__all__ = ['pytest_configure', 'pytest_runtest_makereport']
+
+_MARKERS = (
+    'nova_clock(**kwargs): run the test on a nova_fixtures.ClockFixture '
+    '(virtual time) made with these arguments, set up before its buses '
+    'and services.',
+    'nova_deadlocks(**kwargs): run the test under a '
+    'nova_fixtures.DeadlockFixture made with these arguments.',
+    'nova_thread_leaks(check=True, **kwargs): check=False turns off the '
+    'thread-leak check of tests using nova_fixtures fixtures; other '
+    'arguments go to nova_fixtures.ThreadLeakFixture.',
+)
+
+
+class _BusRecord:
+    """A bus of the test and what its journal held when it was cleaned up.
+
+    The broker forgets its journal when the bus is discarded, so the
+    entries are copied just before (no formatting: that waits for a failed
+    report).
+    """
+
+    def __init__(self, bus: transport_mod.TransportFixture) -> None:
+        self.url = bus.url
+        self.broker: broker_mod.Broker | None = bus.broker
+        self.entries: list[journal_mod.JournalEntry] | None = None
+        self.recorded = 0
+
+    def snapshot(self) -> None:
+        if self.broker is not None:
+            self.entries = self.broker.journal.entries()
+            self.recorded = self.broker.journal.recorded
+
+    def render(self) -> str:
+        if self.broker is None:
+            return ''
+        if self.entries is None:
+            return self.broker.journal.render()
+        lines = [str(entry) for entry in self.entries]
+        if self.recorded > len(lines):
+            lines.insert(0, f'({self.recorded - len(lines)} earlier '
+                            f'entries not kept)')
+        return '\n'.join(lines)
+
+
+class _Env:
+    """The library's fixtures for one pytest test, in `TestCase` order.
+
+    Every fixture is used through one root `fixtures.Fixture`, so cleanup
+    runs in reverse order of setup: services and buses, then deadlocks and
+    the clock, then the eventlet guard, then the thread-leak check.
+    """
+
+    def __init__(self, item: pytest.Item, wants_clock: bool,
+                 wants_deadlocks: bool) -> None:
+        import fixtures
+
+        from nova_fixtures import clock as clock_mod
+        from nova_fixtures import deadlock as deadlock_mod
+        from nova_fixtures import eventlet_guard
+        from nova_fixtures import threads
+
+        self.buses: list[_BusRecord] = []
+        self.clock: clock_mod.ClockFixture | None = None
+        self.deadlocks: deadlock_mod.DeadlockFixture | None = None
+        self.clock_text = ''
+        self.deadlocks_text = ''
+        self.root: fixtures.Fixture = fixtures.Fixture()
+        self.root.setUp()
+        try:
+            leaks = item.get_closest_marker('nova_thread_leaks')
+            leak_kw = dict(leaks.kwargs) if leaks is not None else {}
+            if leak_kw.pop('check', True):
+                self.root.useFixture(threads.ThreadLeakFixture(**leak_kw))
+            self.root.useFixture(eventlet_guard.NoEventletFixture())
+            marker = item.get_closest_marker('nova_clock')
+            if wants_clock or marker is not None:
+                args, kwargs = (marker.args, marker.kwargs) \
+                    if marker is not None else ((), {})
+                self.clock = self.root.useFixture(
+                    clock_mod.ClockFixture(*args, **kwargs))
+                self.root.addCleanup(self._snapshot_clock)
+            marker = item.get_closest_marker('nova_deadlocks')
+            if wants_deadlocks or marker is not None:
+                args, kwargs = (marker.args, marker.kwargs) \
+                    if marker is not None else ((), {})
+                self.deadlocks = self.root.useFixture(
+                    deadlock_mod.DeadlockFixture(*args, **kwargs))
+                self.root.addCleanup(self._snapshot_deadlocks)
+        except BaseException:
+            self.root.cleanUp()
+            raise
+
+    def _snapshot_clock(self) -> None:
+        assert self.clock is not None
+        self.clock_text = self.clock.render()
+
+    def _snapshot_deadlocks(self) -> None:
+        assert self.deadlocks is not None
+        self.deadlocks_text = self.deadlocks.render()
+
+    def use_bus(self, name: str | None = None,
+                **kwargs: Any) -> transport_mod.TransportFixture:
+        from nova_fixtures import transport as transport_mod
+
+        bus = self.root.useFixture(
+            transport_mod.TransportFixture(name=name, **kwargs))
+        record = _BusRecord(bus)
+        self.buses.append(record)
+        # NOTE(pytest): registered after the bus, so it runs before the bus
+        # is discarded and after the services started on it stopped.
+        self.root.addCleanup(record.snapshot)
+        return bus
+
+    def sections(self, timed_out: bool) -> list[tuple[str, str]]:
+        found = []
+        if timed_out:
+            from nova_fixtures import hang
+
+            found.append(('nova-fixtures:hang-report',
+                          hang.hang_report(self.bus_views())))
+        for record in self.buses:
+            found.append((f'fake-transport:journal {record.url}',
+                          record.render()))
+        if self.clock is not None:
+            found.append(('nova-fixtures:clock',
+                          self.clock_text or self._render(self.clock)))
+        if self.deadlocks is not None:
+            found.append(('nova-fixtures:deadlocks', self.deadlocks_text or
+                          self._render(self.deadlocks)))
+        return found
+
+    def bus_views(self) -> list[Any]:
+        return [_BusView(record) for record in self.buses]
+
+    @staticmethod
+    def _render(fixture: Any) -> str:
+        try:
+            return str(fixture.render())
+        except Exception:  # cleaned up: nothing left to show
+            return ''
+
+
+class _BusView:
+    """What `hang_report` reads of a bus: ``url`` and ``broker``."""
+
+    def __init__(self, record: _BusRecord) -> None:
+        self.url = record.url
+        self.broker = record.broker
+
+
+_ENV = pytest.StashKey[_Env]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for line in _MARKERS:
+        config.addinivalue_line('markers', line)
+
+
+def _has_marker(item: pytest.Item) -> bool:
+    return (item.get_closest_marker('nova_clock') is not None or
+            item.get_closest_marker('nova_deadlocks') is not None)
+
+
+@pytest.fixture(autouse=True)
+def _nova_markers(request: pytest.FixtureRequest) -> None:
+    """Set the library up for a marked test that asks for no fixture of it.
+    """
+    if _has_marker(request.node):
+        request.getfixturevalue('_nova_env')
+
+
+@pytest.fixture
+def _nova_env(request: pytest.FixtureRequest) -> Iterator[_Env]:
+    names = request.fixturenames
+    item = request.node
+    env = _Env(item, 'clock' in names, 'deadlocks' in names)
+    item.stash[_ENV] = env
+    yield env
+    env.root.cleanUp()
+
+
+@pytest.fixture
+def clock(_nova_env: _Env) -> clock_mod.ClockFixture:
+    """A `ClockFixture` for the test, set up before its buses and services.
+    """
+    assert _nova_env.clock is not None
+    return _nova_env.clock
+
+
+@pytest.fixture
+def deadlocks(_nova_env: _Env) -> deadlock_mod.DeadlockFixture:
+    """A `DeadlockFixture` for the test, after the clock, before the buses.
+    """
+    assert _nova_env.deadlocks is not None
+    return _nova_env.deadlocks
+
+
+@pytest.fixture
+def bus(_nova_env: _Env) -> transport_mod.TransportFixture:
+    """A `TransportFixture` on a fresh bus, cleaned up after the test."""
+    return _nova_env.use_bus()
+
+
+@pytest.fixture
+def make_bus(
+        _nova_env: _Env) -> Callable[..., transport_mod.TransportFixture]:
+    """``make_bus(name=None, **kwargs)``: one more `TransportFixture`."""
+    return _nova_env.use_bus
+
+
+@pytest.fixture
+def start_service(
+        _nova_env: _Env, bus: transport_mod.TransportFixture
+) -> Callable[..., services_mod.ServiceFixture]:
+    """``start_service(manager, topic, host, bus=None, **kwargs)``.
+
+    Boots ``manager`` as ``topic``/``host`` on ``bus`` (default: the
+    ``bus`` fixture) as a `ServiceFixture`, stopped after the test.
+    """
+    from nova_fixtures import services as services_mod
+
+    default = bus
+
+    def start(manager: Any, topic: str, host: str,
+              bus: transport_mod.TransportFixture | None = None,
+              **kwargs: Any) -> services_mod.ServiceFixture:
+        return _nova_env.root.useFixture(services_mod.ServiceFixture(
+            manager, topic, host, bus if bus is not None else default,
+            **kwargs))
+
+    return start
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item,
+                              call: pytest.CallInfo[None]) -> None:
+    """Attach the journals and the clock to a failed test's report."""
+    env = item.stash.get(_ENV, None)
+    if env is None or call.excinfo is None or \
+            call.excinfo.errisinstance(pytest.skip.Exception):
+        return
+    timed_out = call.when == 'call' and \
+        str(call.excinfo.value).startswith('Timeout >')
+    for key, content in env.sections(timed_out):
+        item.add_report_section(call.when, key, content)

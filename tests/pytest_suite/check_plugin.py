@@ -1,0 +1,152 @@
+"""The plugin seen from outside: what a failing or leaking test reports."""
+
+import pytest
+
+
+@pytest.fixture
+def inner(pytester):
+    """Run a test file in a fresh pytest, in this process."""
+    def run(source, *args):
+        pytester.makepyfile(test_inner=source)
+        # NOTE(pytest): the plugin is imported already, by this run.
+        return pytester.runpytest(
+            '-p', 'no:cacheprovider',
+            '-W', 'ignore::pytest.PytestAssertRewriteWarning', *args)
+    return run
+
+
+def test_failing_test_report_shows_the_journal_and_the_clock(inner):
+    result = inner('''
+import pytest
+
+@pytest.mark.nova_clock()
+def test_fails(bus):
+    bus.notifier('compute.c1').info({}, 'thing.happened', {'x': 1})
+    bus.settle()
+    assert False, 'boom'
+''')
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        '*- Captured fake-transport:journal memory://test-* call -*',
+        '*thing.happened*',
+        '*- Captured nova-fixtures:clock call -*',
+        'virtual time 0 s after 0 jump(s);*',
+    ])
+
+
+def test_passing_test_shows_nothing(inner):
+    result = inner('''
+def test_passes(bus, clock):
+    bus.notifier('compute.c1').info({}, 'thing.happened', {'x': 1})
+''', '-rA')
+    result.assert_outcomes(passed=1)
+    assert 'fake-transport:journal' not in result.stdout.str()
+
+
+def test_leaked_thread_fails_the_test_at_teardown(inner):
+    result = inner('''
+import threading
+import time
+import pytest
+
+@pytest.mark.nova_thread_leaks(grace=0.1)
+def test_leaks(bus):
+    bus.notifier('compute.c1').info({}, 'thing.happened', {'x': 1})
+    threading.Thread(target=time.sleep, args=(1,), name='leaky',
+                     daemon=True).start()
+''')
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines([
+        '*ERROR at teardown of test_leaks*',
+        "E*ThreadLeak: 1 thread(s) left running: 'leaky'",
+        "E*Thread 'leaky' (daemon) started at:",
+        '*test_inner.py*in test_leaks*',
+        '*- Captured fake-transport:journal memory://test-* teardown -*',
+        '*thing.happened*',
+    ])
+
+
+def test_thread_leak_check_can_be_turned_off(inner):
+    result = inner('''
+import threading
+import time
+import pytest
+
+@pytest.mark.nova_thread_leaks(check=False)
+def test_leaks(bus):
+    threading.Thread(target=time.sleep, args=(0.5,), daemon=True).start()
+''')
+    result.assert_outcomes(passed=1)
+
+
+def test_deadlock_is_detected_and_reported(inner):
+    result = inner('''
+import threading
+import nova_fixtures
+
+def test_cycle(deadlocks):
+    a = threading.Lock()
+    b = threading.Lock()
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def take(first, second):
+        with first:
+            barrier.wait()
+            try:
+                with second:
+                    pass
+            except nova_fixtures.DeadlockError as exc:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=take, args=pair, name=name)
+               for name, pair in (('T1', (a, b)), ('T2', (b, a)))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    [error] = errors
+    assert 'waits for' in str(error)
+''')
+    # NOTE(pytest): as DeadlockFixture does, a test in which a deadlock
+    # was detected fails at cleanup even though the thread caught it.
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines([
+        '*ERROR at teardown of test_cycle*',
+        '*- Captured nova-fixtures:deadlocks teardown -*',
+        '*"T?" waits for *held by "T?"*',
+    ])
+
+
+def test_timeout_failure_gets_a_hang_report(inner):
+    # NOTE(pytest): pytest-timeout fails a test with "Timeout >Ns".
+    result = inner('''
+import pytest
+
+def test_hangs(bus):
+    pytest.fail('Timeout >1.0s')
+''')
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        '*- Captured nova-fixtures:hang-report call -*',
+        'Threads:',
+        '*"MainThread":',
+        'Bus memory://test-*',
+    ])
+
+
+def test_markers_are_registered(inner):
+    result = inner('''
+import pytest
+
+@pytest.mark.nova_clock(autojump=True)
+@pytest.mark.nova_deadlocks(lockdep=False)
+def test_marked():
+    import time
+    time.sleep(600)
+''', '--strict-markers')
+    result.assert_outcomes(passed=1)
+
+
+def test_plugin_is_loaded_from_its_entry_point(pytestconfig):
+    assert pytestconfig.pluginmanager.has_plugin('nova_fixtures')

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 import traceback
+import types
 from typing import Any, Iterable
 
 from nova_fixtures import clock
@@ -12,21 +13,32 @@ from nova_fixtures import clock
 __all__ = ['hang_report']
 
 
-def hang_report(buses: Iterable[Any] = ()) -> str:
+def hang_report(buses: Iterable[Any] = (),
+                interrupted: types.TracebackType | None = None) -> str:
     """Return a report of every thread, the locks, the buses, the clock.
 
     :param buses: `TransportFixture` objects whose in-flight and waiting
         messages to list.
+    :param interrupted: the traceback of the exception that interrupted
+        the calling thread (``OS_TEST_TIMEOUT``'s): its stack is shown as
+        where that thread was blocked, not the report's own frames.
     """
     frames = sys._current_frames()
+    me = threading.get_ident()
     lines = ['Threads:']
     for thread in sorted(threading.enumerate(), key=lambda t: t.name):
         daemon = ' (daemon)' if thread.daemon else ''
-        lines.append(f'  "{thread.name}"{daemon}:')
         frame = frames.get(thread.ident or -1)
-        if frame is not None:
-            lines.extend('    ' + line.rstrip().replace('\n', '\n    ')
-                         for line in traceback.format_stack(frame)[-10:])
+        if thread.ident == me and interrupted is not None:
+            lines.append(f'  "{thread.name}"{daemon}, interrupted in:')
+            stack = [entry for entry in traceback.extract_tb(interrupted)
+                     if '/fixtures/' not in entry.filename]
+            entries = traceback.format_list(stack)
+        else:
+            lines.append(f'  "{thread.name}"{daemon}:')
+            entries = traceback.format_stack(frame) if frame else []
+        lines.extend('    ' + line.rstrip().replace('\n', '\n    ')
+                     for line in entries[-10:])
     bubble = clock._current
     if bubble is not None:
         with bubble.mutex:

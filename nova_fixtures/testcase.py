@@ -89,7 +89,8 @@ class TestCase(base.BaseTestCase):
         if exc_info[0] is fixtures.TimeoutException:
             self.addDetail('nova-fixtures:hang-report',
                            testtools.content.text_content(
-                               hang.hang_report(self.buses)))
+                               hang.hang_report(self.buses,
+                                                interrupted=exc_info[2])))
 
     def start_service(self, manager: Any, topic: str, host: str,
                       bus: transport_mod.TransportFixture | None = None,

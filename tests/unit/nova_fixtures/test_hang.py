@@ -13,6 +13,12 @@ class Echo:
         return 'echo'
 
 
+def blocked_in_a_call():
+    # NOTE(tests): what oslotest's Timeout raises in the test thread when
+    # OS_TEST_TIMEOUT runs out, where that thread was blocked.
+    raise fixtures.TimeoutException()
+
+
 class TestHangReport(testtools.TestCase):
 
     def test_timeout_attaches_threads_locks_bus_and_clock(self):
@@ -36,9 +42,7 @@ class TestHangReport(testtools.TestCase):
                 self.start_service(Echo(), 'echo', 'e1').stop()
                 self.bus.rpc_client('echo', server='e1').cast({}, 'echo')
                 self.clock.settle()
-                # NOTE(tests): what oslotest's Timeout raises in the test
-                # thread when OS_TEST_TIMEOUT runs out.
-                raise fixtures.TimeoutException()
+                blocked_in_a_call()
 
         test = Inner('test_hangs')
         result = testtools.TestResult()
@@ -54,6 +58,15 @@ class TestHangReport(testtools.TestCase):
         self.assertIn(f'Bus {test.bus.url}:\n  in flight: 0\n  waiting in '
                       f'queues: 1\n    #', report)
         self.assertIn('cast echo to openstack/echo.e1', report)
+        # NOTE(tests): the test thread shows where it was interrupted, not
+        # the runner and the report's own frames.
+        main = report.split('  "MainThread", interrupted in:\n')[1]
+        main = main.split('\n  "')[0]
+        line = blocked_in_a_call.__code__.co_firstlineno + 3
+        self.assertTrue(main.endswith(
+            f'    File "{__file__}", line {line}, in blocked_in_a_call\n'
+            f'        raise fixtures.TimeoutException()'), main)
+        self.assertNotIn('hang_report', main)
 
     def test_other_failures_get_no_hang_report(self):
         class Inner(nova_fixtures.TestCase):

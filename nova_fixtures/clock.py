@@ -51,6 +51,10 @@ _base_ns = (0, 0)
 # loops they were in (queue.get, Condition.wait_for) stay consistent and
 # time never goes backwards for them: ident -> (monotonic, wall) offsets.
 _retired: dict[int, tuple[int, int]] = {}
+# NOTE(clock): test threads the last clock saw blocked for good when it
+# closed (an untimed wait only test threads could end): ident -> what they
+# waited for. ThreadLeakFixture reports them at once, without a grace.
+stuck_at_close: dict[int, str] = {}
 _scanned: set[str] = set()
 # NOTE(clock): modules that must keep the real functions: ours.
 _SKIP_MODULES = ('nova_fixtures._bubble', 'nova_fixtures._core',
@@ -398,6 +402,7 @@ class ClockFixture(_state.GuardedFixture):
                 "don't nest")
         bubble = _bubble.Bubble(True, self.autojump, self.max_virtual)
         self.bubble = bubble
+        stuck_at_close.clear()
         self.addDetail('nova-fixtures:clock', _state.lazy_text(self.render))
         self._start_watchdog()
         mono = _monotonic_base_ns(_REAL_NS[0]())
@@ -422,6 +427,12 @@ class ClockFixture(_state.GuardedFixture):
             if bubble.timers:
                 bubble.now_ns = max(bubble.now_ns,
                                     max(t[0] for t in bubble.timers))
+            stuck_at_close.clear()
+            for ident, park in bubble.parked.items():
+                if ident != bubble.root and park.timeout is None and \
+                        park.kind in ('lock', 'waiter') and \
+                        bubble.durable(park):
+                    stuck_at_close[ident] = bubble.state_of(ident)
             offsets = (_base_ns[0] + bubble.now_ns - _REAL_NS[0](),
                        _base_ns[1] + bubble.now_ns - _REAL_NS[1]())
             for ident in bubble.members:

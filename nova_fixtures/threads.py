@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 import traceback
@@ -11,6 +12,7 @@ from typing import Any, Iterable
 import fixtures
 
 from nova_fixtures import _state
+from nova_fixtures import clock
 
 __all__ = ['ThreadLeak', 'ThreadLeakFixture']
 
@@ -27,6 +29,12 @@ class ThreadLeak(AssertionError):
 
 def _origin_stack() -> str:
     frames = [f for f in traceback.extract_stack()[:-2]
+              if not any(n in f.filename for n in _NOISE)]
+    return ''.join(traceback.format_list(frames[-12:]))
+
+
+def _stack_of(frame: Any) -> str:
+    frames = [f for f in traceback.extract_stack(frame)
               if not any(n in f.filename for n in _NOISE)]
     return ''.join(traceback.format_list(frames[-12:]))
 
@@ -62,12 +70,25 @@ class ThreadLeakFixture(fixtures.Fixture):
         original = threading.Thread.start
         origins = self._origins
 
+        # NOTE(threads): entries of an earlier test's clock name idents
+        # that may be reused.
+        clock.stuck_at_close.clear()
+        started: list[threading.Thread] = []
+        self._started = started
+        self._stuck: dict[int | None, str] = {}
+
         def start(thread: threading.Thread, *args: Any, **kw: Any) -> Any:
             origins[thread] = _origin_stack()
+            started.append(thread)
             return original(thread, *args, **kw)
 
         self.useFixture(fixtures.MonkeyPatch('threading.Thread.start',
                                              start))
+
+    def _stuck_threads(self) -> list[threading.Thread]:
+        """Threads blocked for good at the clock's close, alive or not."""
+        return [t for t in self._started if t.ident in self._stuck and
+                not (self.ignore and t.name.startswith(self.ignore))]
 
     def leaked(self) -> list[threading.Thread]:
         """Threads started since setUp that are alive now."""
@@ -77,16 +98,33 @@ class ThreadLeakFixture(fixtures.Fixture):
 
     def _render(self, threads: list[threading.Thread] | None = None) -> str:
         unknown = '  (not seen starting)\n'
-        return '\n'.join(
-            f'Thread {t.name!r} ({"daemon" if t.daemon else "non-daemon"}) '
-            f'started at:\n{self._origins.get(t, unknown)}'
-            for t in (self.leaked() if threads is None else threads))
+        frames = sys._current_frames()
+        parts = []
+        for t in (self.leaked() if threads is None else threads):
+            part = (f'Thread {t.name!r} '
+                    f'({"daemon" if t.daemon else "non-daemon"}) started '
+                    f'at:\n{self._origins.get(t, unknown)}')
+            stuck = self._stuck.get(t.ident or -1)
+            if stuck is not None:
+                part += f'and, when the clock stopped, {stuck}\n'
+            frame = frames.get(t.ident or -1)
+            if frame is not None:
+                part += f'is now at:\n{_stack_of(frame)}'
+            parts.append(part)
+        return '\n'.join(parts)
 
     def _check(self) -> None:
+        # NOTE(threads): a thread the clock saw blocked for good when it
+        # closed will not finish by itself: no grace to wait out for it.
+        self._stuck = {t.ident: clock.stuck_at_close[t.ident]
+                       for t in self.leaked()
+                       if t.ident in clock.stuck_at_close}
         deadline = time.monotonic() + self.grace
         for thread in self.leaked():
-            thread.join(max(0.0, deadline - time.monotonic()))
+            if thread.ident not in self._stuck:
+                thread.join(max(0.0, deadline - time.monotonic()))
         leaked = self.leaked()
+        leaked += [t for t in self._stuck_threads() if t not in leaked]
         if not leaked:
             return
         report = self._render(leaked)

@@ -31,6 +31,38 @@ class TestThreadLeakFixture(testtools.TestCase):
         self.assertIn('in start_parked_thread\n    thread.start()',
                       message)
 
+    def test_on_the_clock_a_thread_blocked_for_good_fails_at_once(self):
+        # NOTE(tests): a grace of an hour: waiting it out would hang the
+        # test; the clock knew the thread could never finish.
+        leaks = nova_fixtures.ThreadLeakFixture(grace=3600)
+        leaks.setUp()
+        clock = nova_fixtures.ClockFixture()
+        clock.setUp()
+        release = threading.Event()
+        forever = threading.Event()
+
+        def stuck():
+            while not release.is_set():
+                forever.wait()
+
+        thread = threading.Thread(target=stuck, name='stuck-forever')
+        thread.start()
+        self.addCleanup(thread.join)
+        self.addCleanup(forever.set)
+        self.addCleanup(release.set)
+        clock.settle()
+        line = stuck.__code__.co_firstlineno + 2
+        clock.cleanUp()
+        error = self.assertRaises(nova_fixtures.ThreadLeak, leaks.cleanUp)
+        message = str(error)
+        self.assertTrue(message.startswith(
+            "1 thread(s) left running: 'stuck-forever'\n"
+            "Thread 'stuck-forever' (non-daemon) started at:\n"), message)
+        self.assertIn(
+            f"and, when the clock stopped, waits at {__file__}:{line} "
+            f"(Condition, Event or queue)\nis now at:\n", message)
+        self.assertIn(f'line {line}, in stuck\n    forever.wait()', message)
+
     def test_thread_that_finishes_within_grace_is_not_a_leak(self):
         release = threading.Event()
         with nova_fixtures.ThreadLeakFixture(grace=10):

@@ -203,7 +203,9 @@ class ServiceFixture(_state.GuardedFixture):
         notifications being handled go back to their queue. Handlers already
         running are not interrupted; what they return is dropped. Cleanup
         waits for them (a handler stuck for good hangs cleanup, and the
-        hang report names it).
+        hang report names it). On a real broker (``OS_TEST_TRANSPORT_URL``)
+        the listener can't be killed: this stops the service and waits, as
+        `stop` does.
         """
         self._check_ready()
         self._shutdown(kill=True)
@@ -217,14 +219,19 @@ class ServiceFixture(_state.GuardedFixture):
             return
         try:
             listener: Any = getattr(server, 'listener', None)
-            if kill and hasattr(listener, 'kill'):
+            abrupt = kill and hasattr(listener, 'kill')
+            if abrupt:
                 listener.kill()
             server.stop()
-            if kill:
+            if abrupt:
                 # NOTE(services): a dead process waits for nothing; its
-                # handlers are reaped at cleanup.
+                # handlers are reaped at cleanup. (A real broker's listener
+                # keeps consuming until wait() closes it: there kill()
+                # waits, as stop() does.)
                 self._killed.append((server, runner))
             else:
+                if runner is not None and kill:
+                    runner.stop()
                 server.wait()
         finally:
             self._release()

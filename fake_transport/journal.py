@@ -7,6 +7,10 @@ counts. ``FAKE_TRANSPORT_JOURNAL`` (read when a bus is made) sets the limit
 for every bus of the process: ``off`` (keep no entry, count them all),
 ``unbounded``, or a whole number of entries; ``Journal.limit`` sets it for
 one bus.
+
+Each entry records when it was made: ``real``, wall-clock seconds from the
+real clock, and ``virtual``, seconds of virtual time when the recording
+thread runs on a virtual clock (`set_virtual_clock`), else ``None``.
 """
 
 from __future__ import annotations
@@ -15,16 +19,65 @@ import collections
 import enum
 import os
 import threading
-from typing import Any
+import time
+from typing import Any, Callable, Sequence
 
 __all__ = ['DEFAULT_LIMIT', 'ENV_VAR', 'Journal', 'JournalEntry',
-           'limit_from_environment']
+           'limit_from_environment', 'set_virtual_clock', 'time_offsets']
 
 #: The environment variable that sets the journal limit of new buses.
 ENV_VAR = 'FAKE_TRANSPORT_JOURNAL'
 
 #: How many entries a journal keeps unless told otherwise (about 2.4 MB).
 DEFAULT_LIMIT = 10_000
+
+# NOTE(journal): in a tuple, not a module attribute: a virtual clock
+# (nova_fixtures.clock) swaps every module attribute that is the real
+# time.time_ns for its virtual one, but does not look inside containers.
+# Captured at import, before any clock can be set up.
+_REAL_WALL_NS = (time.time_ns,)
+_NS = 1_000_000_000
+
+_virtual_clock: Callable[[], float | None] | None = None
+
+
+def set_virtual_clock(read: Callable[[], float | None] | None) -> None:
+    """Timestamp new entries with ``read()``, or stop with ``None``.
+
+    Process-wide: one virtual clock at a time, for every journal.
+    ``read`` runs in the recording thread, under the journal's lock, and
+    returns the seconds of virtual time that thread sees, or ``None`` when
+    it runs on real time; it must not block or send a message.
+
+    :param read: the virtual clock's reader, or ``None`` to remove it.
+
+    Example::
+
+        journal.set_virtual_clock(lambda: 1.25)   # every entry: 1.25 s
+        journal.set_virtual_clock(None)
+    """
+    global _virtual_clock
+    _virtual_clock = read
+
+
+def time_offsets(entries: Sequence['JournalEntry']) -> list[str]:
+    """Return each entry's time since the first one, as render shows it.
+
+    In virtual time (``'+1.250 s'``) when any entry has a virtual time, from
+    the first that has one; else in real time (``'+0.003 s real'``) from the
+    first entry with a real time. An entry without the time chosen shows
+    ``'? s'``.
+    """
+    virtual = [e.virtual for e in entries if e.virtual is not None]
+    if virtual:
+        times, unit = [e.virtual for e in entries], ' s'
+        origin = virtual[0]
+    else:
+        times, unit = [e.real for e in entries], ' s real'
+        known = [t for t in times if t is not None]
+        origin = known[0] if known else 0.0
+    return ['? s' if t is None else f'{t - origin:+.3f}{unit}'
+            for t in times]
 
 
 def limit_from_environment() -> int | None:
@@ -115,10 +168,18 @@ class JournalEntry:
         ``'caller-timed-out'`` (the caller had given up waiting) or
         ``'caller-gone'`` (the caller had its answer already, or stopped
         waiting for another reason).
+    :ivar real: wall-clock seconds (real ``time.time()``) when recorded;
+        ``None`` for an entry no journal recorded.
+    :ivar virtual: seconds of virtual time when recorded, if the recording
+        thread ran on a virtual clock (`set_virtual_clock`), else ``None``.
+
+    ``real`` and ``virtual`` are not compared by ``==`` nor shown by
+    ``repr()`` or ``str()``; `Journal.render` shows them.
     """
 
     __slots__ = ('seq', 'kind', 'exchange', 'topic', 'server', 'method',
-                 'sender', 'msg_id', 'queue', 'reason', '_outcome', '_tally')
+                 'sender', 'msg_id', 'queue', 'reason', 'real', 'virtual',
+                 '_outcome', '_tally')
     _FIELDS = ('seq', 'kind', 'exchange', 'topic', 'server', 'method',
                'sender', 'msg_id', 'queue', 'outcome')
 
@@ -138,6 +199,8 @@ class JournalEntry:
         # NOTE(journal): why, for an outcome a log line alone would explain
         # (an unsendable reply, a reply after its server was killed).
         self.reason: str | None = None
+        self.real: float | None = None
+        self.virtual: float | None = None
         self._outcome = outcome
         self._tally: _Tally | None = None
 
@@ -173,10 +236,13 @@ class JournalEntry:
         return f'JournalEntry({fields})'
 
     def __str__(self) -> str:
+        return f'#{self.seq} {self._body()}'
+
+    def _body(self) -> str:
         where = f'{self.topic}' + (f'.{self.server}' if self.server else '')
         what = f' {self.method}' if self.method else ''
         why = f' ({self.reason})' if self.reason else ''
-        return (f'#{self.seq} {self.kind}{what} to {self.exchange}/{where} '
+        return (f'{self.kind}{what} to {self.exchange}/{where} '
                 f'from {self.sender}: {self.outcome}{why}')
 
 
@@ -239,6 +305,11 @@ class Journal:
         """
         entry = JournalEntry(seq=0, **fields)
         with self._lock:
+            # NOTE(journal): read under the lock, so that times follow seq.
+            entry.real = _REAL_WALL_NS[0]() / _NS
+            read_virtual = _virtual_clock
+            if read_virtual is not None:
+                entry.virtual = read_virtual()
             self._seq += 1
             entry.seq = self._seq
             entry._tally = self._tally
@@ -283,18 +354,27 @@ class Journal:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def render(self) -> str:
+    def render(self, timestamps: bool = True) -> str:
         """Return one line per kept entry, for a testtools detail.
 
+        ``#3 [+1.250 s] call ping to ...``: each line is ``str(entry)`` with
+        the entry's time since the first kept entry after its number (see
+        `time_offsets`: virtual time when there is some, else ``real``).
         When some entries were not kept, a first line says how many, and
         counts every entry by outcome.
+
+        :param timestamps: ``False`` leaves the times out (``str(entry)``).
         """
         with self._lock:
             entries = list(self._entries)
             recorded = self._recorded
             limit = self._limit
             counts = self._counts_locked(None)
-        lines = [str(e) for e in entries]
+        if timestamps:
+            lines = [f'#{e.seq} [{offset}] {e._body()}' for e, offset in
+                     zip(entries, time_offsets(entries))]
+        else:
+            lines = [str(e) for e in entries]
         if recorded > len(entries):
             kept = ('the journal is off' if limit == 0 else
                     f'the journal keeps the last {limit}')

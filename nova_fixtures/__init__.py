@@ -22,6 +22,8 @@ from nova_fixtures.jitter import PeriodicJitterFixture
 from nova_fixtures.notifications import CapturedNotification
 from nova_fixtures.notifications import NotificationFixture
 from nova_fixtures.notifications import NotificationTimeout
+from nova_fixtures.oslo_services import CotyledonServiceFixture
+from nova_fixtures.oslo_services import OsloServiceFixture
 from nova_fixtures.scatter import DID_NOT_RESPOND
 from nova_fixtures.scatter import scatter_gather
 from nova_fixtures.scatter import ScatterFaultsFixture
@@ -42,6 +44,7 @@ __all__ = [
     'CastAsCallFixture',
     'ClockError',
     'ClockFixture',
+    'CotyledonServiceFixture',
     'DID_NOT_RESPOND',
     'DeadlockError',
     'DeadlockFixture',
@@ -53,6 +56,7 @@ __all__ = [
     'NotificationFixture',
     'NotificationListenerFixture',
     'NotificationTimeout',
+    'OsloServiceFixture',
     'PeriodicJitterFixture',
     'PromptExecutor',
     'ScatterFaultsFixture',

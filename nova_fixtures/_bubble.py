@@ -15,10 +15,12 @@ import collections
 import os
 import sys
 import traceback
+import weakref
 from typing import Any, Callable
 
 from nova_fixtures import _core
 from nova_fixtures import _lockdep
+from nova_fixtures import _names
 
 __all__ = ['Bubble', 'ClockError', 'DeadlockError', 'site_of',
            'trimmed_stack']
@@ -110,6 +112,8 @@ class Bubble(_core.Core):
         self.named_waiting: dict[int, tuple[str, str]] = {}
         self.deadlocks: list[str] = []
         self._in_lockdep = False
+        # NOTE(bubble): a lock of each lockdep class, to name it in reports.
+        self._examples: dict[str, Any] = {}
 
     @property
     def now(self) -> float:
@@ -265,11 +269,25 @@ class Bubble(_core.Core):
             # re-enters here; its lock order is incidental, skip it.
             self._in_lockdep = True
             try:
+                for one in [lock] + [h for h, _ in held]:
+                    cls = self.lock_class(one)
+                    if cls not in self._examples:
+                        self._examples[cls] = (
+                            one if isinstance(one, str) else weakref.ref(one))
                 self.lockdep.acquire(
                     self.name(ident), [self.lock_class(h) for h, _ in held],
-                    self.lock_class(lock), stack)
+                    self.lock_class(lock), stack, self._name_of_class,
+                    {self.lock_class(h): site for h, site in held})
             finally:
                 self._in_lockdep = False
+
+    def _name_of_class(self, cls: str) -> str | None:
+        """The name code gives the first lock seen of class ``cls``."""
+        example = self._examples.get(cls)
+        if example is None or isinstance(example, str):
+            return None
+        lock = example()
+        return None if lock is None else _names.bound_name(lock)
 
     def note_held(self, ident: int, lock: Any, site: str) -> None:
         self.holding[ident].append((lock, site))

@@ -41,11 +41,16 @@ class LockGraph:
         return None
 
     def acquire(self, thread: str, held: list[str], new: str,
-                stack_of: Callable[[], str]) -> str | None:
+                stack_of: Callable[[], str],
+                name_of: Callable[[str], str | None] = lambda c: None,
+                taken_at: dict[str, str] | None = None) -> str | None:
         """Record ``held -> new`` edges; return a report for an inversion.
 
         :param stack_of: renders the acquiring stack, called only for an
             edge seen for the first time.
+        :param name_of: the name code gives a class's lock
+            (``Engine._lock``), asked only for a report.
+        :param taken_at: where each held class was acquired.
         """
         report = None
         stack = None
@@ -63,13 +68,28 @@ class LockGraph:
                 continue
             self.reported.add(pair)
             first = self.edges[reverse[0]][reverse[1]]
-            chain = ' -> '.join(reverse)
+            names = {c: name_of(c) for c in set(reverse) | {before, new}}
+
+            def full(c: str) -> str:
+                return f'{names[c]} ({c})' if names[c] else c
+
+            def short(c: str) -> str:
+                return names[c] or c
+
+            chain = ' -> '.join(short(c) for c in reverse)
+            where = (taken_at or {}).get(before)
+            taken = f' (taken at {where})' if where else ''
             report = (
-                f'possible circular locking dependency: {new} is taken '
-                f'while holding {before}, but {chain} was taken before\n'
-                f'  one thread: holds {before}, waits for {new}\n'
-                f'  another:    holds {new}, waits for {before}\n'
-                f'{before} -> {new} first taken by {thread}:\n{stack}\n'
-                f'{reverse[0]} -> {reverse[1]} first taken by {first}')
+                f'possible circular locking dependency: {full(new)} is '
+                f'taken while holding {full(before)}, but {chain} was taken '
+                f'before\n'
+                f'  one thread: holds {short(before)}{taken}, waits for '
+                f'{short(new)}\n'
+                f'  another:    holds {short(new)}, waits for '
+                f'{short(before)}\n'
+                f'{short(before)} -> {short(new)} first taken by {thread}:\n'
+                f'{stack}\n'
+                f'{short(reverse[0])} -> {short(reverse[1])} first taken by '
+                f'{first}')
             self.reports.append(report)
         return report

@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterator
 import fixtures
 
 from fake_transport import backend
+from fake_transport import journal
 from nova_fixtures import _bubble
 from nova_fixtures import _core
 from nova_fixtures import _state
@@ -414,6 +415,12 @@ class ClockFixture(_state.GuardedFixture):
         self._patch_time()
         _wallclock.install(virtual_wall)
         install_threading(self, bubble)
+        # NOTE(clock): journal entries recorded by test threads carry
+        # their virtual time.
+        self.addCleanup(journal.set_virtual_clock, None)
+        journal.set_virtual_clock(
+            lambda: bubble.now if bubble.is_member(_thread.get_ident())
+            else None)
         self.addCleanup(self._close)
         self._ready()
 

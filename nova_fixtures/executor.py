@@ -11,11 +11,13 @@ starts one per ``submit()`` up to the maximum).
 
 from __future__ import annotations
 
+import functools
 import threading
 from concurrent import futures
 from typing import Any
 
 import futurist
+from futurist import _thread as futurist_thread
 from futurist import _utils as futurist_utils
 
 __all__ = ['PromptExecutor', 'prompt']
@@ -32,8 +34,13 @@ class PromptExecutor(futurist.ThreadPoolExecutor):
     ``_shutdown`` and ``_shutdown_lock`` (futurist 3.x).
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, thread_name: str | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # NOTE(executor): workers named after their service ('c1-1'), as
+        # the journal names senders, not 'Thread-9'.
+        self._thread_name = thread_name
+        self._started_workers = 0
         # NOTE(executor): items submitted and not done yet. futurist's
         # ``worker.idle`` is still True for a moment after a worker took an
         # item, so it can't tell whether a worker is free; this count can.
@@ -54,6 +61,15 @@ class PromptExecutor(futurist.ThreadPoolExecutor):
             raise
         future.add_done_callback(self._release_claim)
         return future
+
+    def _add_thread(self) -> None:
+        worker = futurist_thread.ThreadWorker.create_and_register(
+            self, self._work_queue)
+        self._started_workers += 1
+        if self._thread_name:
+            worker.name = f'{self._thread_name}-{self._started_workers}'
+        self._workers.append(worker)
+        worker.start()
 
     def _maybe_spin_up(self) -> bool:
         # NOTE(executor): the item being submitted is counted already: a
@@ -82,12 +98,13 @@ class PromptExecutor(futurist.ThreadPoolExecutor):
                 worker.join()
 
 
-def prompt(server: Any) -> Any:
+def prompt(server: Any, name: str | None = None) -> Any:
     """Make an oslo.messaging server (not started yet) use `PromptExecutor`.
 
     Caution: sets ``MessageHandlingServer._executor_cls``, which the server
     reads at ``start()``.
 
+    :param name: workers are named ``<name>-1``, ``<name>-2``...
     :returns: ``server``.
     """
     # NOTE(executor): the server builds its executor from _executor_cls at
@@ -96,5 +113,6 @@ def prompt(server: Any) -> Any:
         raise RuntimeError(
             'this oslo.messaging has no MessageHandlingServer._executor_cls; '
             'nova_fixtures needs updating for it')
-    server._executor_cls = PromptExecutor
+    server._executor_cls = functools.partial(PromptExecutor,
+                                             thread_name=name)
     return server

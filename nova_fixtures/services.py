@@ -176,7 +176,8 @@ class ServiceFixture(_state.GuardedFixture):
             # NOTE(services): no executor= (deprecated); with no eventlet
             # patching oslo.messaging picks threading.
             server = executor_mod.prompt(oslo_messaging.get_rpc_server(
-                self.transport, target, [self.manager] + self._endpoints))
+                self.transport, target, [self.manager] + self._endpoints),
+                name=self.host)
             server.start()
         except BaseException:
             self._release()
@@ -291,7 +292,8 @@ class NotificationListenerFixture(_state.GuardedFixture):
                 self.transport,
                 [oslo_messaging.Target(topic=t) for t in self.topics],
                 self.endpoints, pool=self.pool,
-                allow_requeue=self._allow_requeue))
+                allow_requeue=self._allow_requeue),
+            name=f'listener-{self.pool}' if self.pool else 'listener')
         listener.start()
         self.listener = listener
 

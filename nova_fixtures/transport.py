@@ -10,8 +10,11 @@ from typing import Any
 from oslo_config import cfg
 import oslo_messaging
 from oslo_messaging import conffixture
+from testtools import content
+from testtools import content_type
 
 import fake_transport
+from fake_transport import diagram
 from nova_fixtures import _state
 from nova_fixtures import rabbitmq
 
@@ -63,7 +66,10 @@ class TransportFixture(_state.GuardedFixture):
 
     At cleanup it attaches the details ``fake-transport:journal``,
     ``fake-transport:unconsumed`` and ``fake-transport:listeners`` (empty
-    ones vanish), stops every listener still running, and forgets the bus.
+    ones vanish), and the journal as a message sequence diagram,
+    ``fake-transport:sequence`` (text) and ``fake-transport:sequence-html``
+    (an HTML page with an SVG); it stops every listener still running, and
+    forgets the bus.
     With ``fail_on_unconsumed`` / ``fail_on_listeners`` it raises
     `TransportLeftovers` when the test left either behind.
 
@@ -148,6 +154,12 @@ class TransportFixture(_state.GuardedFixture):
                                  ('listeners', self._render_listeners)):
                 self.addDetail(f'fake-transport:{name}',
                                _state.lazy_text(render))
+            self.addDetail('fake-transport:sequence',
+                           _state.lazy_text(self._render_sequence))
+            self.addDetail('fake-transport:sequence-html', content.Content(
+                content_type.ContentType('text', 'html',
+                                         {'charset': 'utf8'}),
+                lambda: [self._render_sequence_html().encode('utf-8')]))
             self.addCleanup(self._report)
         self._ready()
 
@@ -158,6 +170,15 @@ class TransportFixture(_state.GuardedFixture):
     def _render_journal(self) -> str:
         assert self.broker is not None
         return self.broker.journal.render()
+
+    def _render_sequence(self) -> str:
+        assert self.broker is not None
+        return diagram.render_text(self.broker.journal.entries())
+
+    def _render_sequence_html(self) -> str:
+        assert self.broker is not None
+        return diagram.render_html(self.broker.journal.entries(),
+                                   title=f'Messages on {self.url}')
 
     def _render_unconsumed(self) -> str:
         assert self.broker is not None

@@ -46,7 +46,7 @@ class TestJournal(base.BusTestCase):
     def test_journal_renders_one_line_per_entry(self):
         self.client(topic='nobody').cast({}, 'echo', value=1)
         self.assertEqual(
-            f'#1 cast echo to openstack/nobody from '
+            f'#1 [+0.000 s real] cast echo to openstack/nobody from '
             f'{threading.current_thread().name}: unroutable',
             self.broker.journal.render())
 

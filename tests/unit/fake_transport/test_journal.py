@@ -1,5 +1,6 @@
 """The journal: entries kept up to a limit, exact counts, the off switch."""
 
+import time
 import uuid
 
 import fixtures
@@ -64,7 +65,8 @@ class TestJournalLimit(testtools.TestCase):
         self.assertEqual(
             '(the journal keeps the last 1: 2 of 3 entries not kept; all by '
             'outcome: queued 2, unroutable 1)\n'
-            '#3 cast m to x/t from test: unroutable', kept.render())
+            '#3 [+0.000 s real] cast m to x/t from test: unroutable',
+            kept.render())
 
     def test_unbounded_keeps_every_entry(self):
         kept = journal.Journal(limit=None)
@@ -157,3 +159,59 @@ class TestBrokerJournal(base.BusTestCase):
         self.broker.reset()
         self.assertEqual(({}, 5), (self.broker.journal.counts(),
                                    self.broker.journal.limit))
+
+
+class TestJournalTimes(testtools.TestCase):
+
+    def set_virtual_clock(self, read):
+        self.addCleanup(journal.set_virtual_clock, None)
+        journal.set_virtual_clock(read)
+
+    def test_entries_record_real_time_and_no_virtual_time_by_default(self):
+        before = time.time()
+        entry = record(journal.Journal(), 1)[0]
+        self.assertTrue(before - 1 <= entry.real <= time.time() + 1)
+        self.assertIsNone(entry.virtual)
+
+    def test_entries_record_what_the_virtual_clock_reads(self):
+        times = iter([0.5, None])
+        self.set_virtual_clock(lambda: next(times))
+        first, second = record(journal.Journal(), 2)
+        self.assertEqual((0.5, None), (first.virtual, second.virtual))
+        self.assertIsNotNone(second.real)
+
+    def test_render_shows_virtual_time_since_the_first_entry(self):
+        times = iter([2.0, 3.25, None, 33.0])
+        self.set_virtual_clock(lambda: next(times))
+        kept = journal.Journal()
+        record(kept, 4)[3].outcome = 'expired'
+        self.assertEqual(
+            '#1 [+0.000 s] cast m to x/t from test: queued\n'
+            '#2 [+1.250 s] cast m to x/t from test: queued\n'
+            '#3 [? s] cast m to x/t from test: queued\n'
+            '#4 [+31.000 s] cast m to x/t from test: expired',
+            kept.render())
+
+    def test_render_shows_real_time_without_a_virtual_clock(self):
+        kept = journal.Journal()
+        first, second = record(kept, 2)
+        first.real, second.real = 100.0, 100.5
+        self.assertEqual(
+            '#1 [+0.000 s real] cast m to x/t from test: queued\n'
+            '#2 [+0.500 s real] cast m to x/t from test: queued',
+            kept.render())
+
+    def test_render_without_timestamps_is_one_str_per_entry(self):
+        kept = journal.Journal()
+        entries = record(kept, 2)
+        self.assertEqual('\n'.join(str(e) for e in entries),
+                         kept.render(timestamps=False))
+        self.assertEqual('#1 cast m to x/t from test: queued',
+                         str(entries[0]))
+
+    def test_times_are_not_compared_nor_shown_by_repr(self):
+        first = record(journal.Journal(), 1)[0]
+        second = record(journal.Journal(), 1)[0]
+        second.real, second.virtual = 1.0, 2.0
+        self.assertEqual(first, second)
+        self.assertNotIn('real', repr(first))

@@ -282,6 +282,36 @@ class TestLockOrder(DeadlockTestCase):
                                   self.finish())
         self.assertEqual(report, str(error))
 
+    def test_locks_are_named_as_the_code_names_them(self):
+        class Engine:
+            def __init__(self):
+                self._lock = threading.Lock()
+                self._ledger = threading.Lock()
+
+        made = Engine.__init__.__code__.co_firstlineno + 1
+        engine = Engine()
+        with engine._ledger:
+            with engine._lock:
+                pass
+        taken = line_here()
+        with engine._lock:
+            with engine._ledger:
+                pass
+        [report] = self.fixture.inversions
+        first, one, another = report.split('\n')[:3]
+        self.assertTrue(first.startswith(
+            f'possible circular locking dependency: Engine._ledger '
+            f'({HERE}:{made + 1}:'), first)
+        self.assertIn(f') is taken while holding Engine._lock ({HERE}:{made}:',
+                      first)
+        self.assertTrue(first.endswith(
+            ', but Engine._ledger -> Engine._lock was taken before'), first)
+        self.assertEqual(f'  one thread: holds Engine._lock (taken at '
+                         f'{HERE}:{taken}), waits for Engine._ledger', one)
+        self.assertEqual('  another:    holds Engine._ledger, waits for '
+                         'Engine._lock', another)
+        self.assertRaises(nova_fixtures.LockOrderError, self.finish())
+
     def test_each_inversion_is_reported_once(self):
         a, b = threading.Lock(), threading.Lock()
         for _ in range(3):

@@ -108,6 +108,15 @@ class TestServiceFixture(nova_fixtures.TestCase):
         self.assertEqual('the reply came after its server was killed and '
                          'was dropped', call.reason)
 
+    def test_worker_threads_are_named_after_the_service(self):
+        class WhoAmI:
+            def who(self, ctxt):
+                return threading.current_thread().name
+
+        self.start_service(WhoAmI(), 'who', 'engine')
+        self.assertEqual('engine-1', self.bus.rpc_client(
+            'who', server='engine').call({}, 'who'))
+
     def test_kill_returns_at_once_behind_a_stuck_handler(self):
         manager = Counter()
         service = self.start_service(manager, 'counter', 'h1')

@@ -1,5 +1,7 @@
 """TransportFixture: isolation, config, details, leftovers, misuse."""
 
+import time
+
 import fixtures
 import oslo_messaging
 import testtools
@@ -229,3 +231,16 @@ class TestJournalLimit(testtools.TestCase):
             self.assertEqual(
                 f'journal_limit must be a whole number of entries >= 0 or '
                 f'None, got {bad!r}', str(error))
+
+
+class TestJournalVirtualTime(testtools.TestCase):
+
+    def test_entries_carry_virtual_time_on_a_clock(self):
+        self.useFixture(nova_fixtures.ClockFixture())
+        bus = self.useFixture(nova_fixtures.TransportFixture())
+        time.sleep(2)  # allow-sleep: virtual time
+        bus.notifier('p').info({}, 'x.y', {})
+        [entry] = bus.broker.journal.entries()
+        self.assertEqual(2.0, entry.virtual)
+        self.assertIn('#1 [+0.000 s] notification',
+                      bus.broker.journal.render())

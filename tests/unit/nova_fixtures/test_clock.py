@@ -23,7 +23,7 @@ def hang_or_sleep(i, gate, hung=3):
     if i == hung:
         gate.wait()
         return i, None
-    time.sleep(i + 1)
+    time.sleep(i + 1)  # allow-sleep: virtual time
     return i, time.monotonic()
 
 
@@ -183,7 +183,7 @@ class TestLoopingCallsAndServices(ClockTestCase):
 
         class Slow:
             def work(self, ctxt, seconds):
-                time.sleep(seconds)
+                time.sleep(seconds)  # allow-sleep: virtual time
                 return 'done'
 
         self.useFixture(nova_fixtures.ServiceFixture(Slow(), 'slow', 's1',

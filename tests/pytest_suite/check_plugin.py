@@ -1,6 +1,17 @@
 """The plugin seen from outside: what a failing or leaking test reports."""
 
+import threading
+
 import pytest
+
+
+def release(name):
+    """Let the inner test's leaked thread ``name`` (blocked on an Event)
+    finish, and join it: no thread outlives this test."""
+    for thread in threading.enumerate():
+        if thread.name == name:
+            thread._target.__self__.set()
+            thread.join()
 
 
 @pytest.fixture
@@ -46,15 +57,16 @@ def test_passes(bus, clock):
 def test_leaked_thread_fails_the_test_at_teardown(inner):
     result = inner('''
 import threading
-import time
 import pytest
 
 @pytest.mark.nova_thread_leaks(grace=0.1)
 def test_leaks(bus):
     bus.notifier('compute.c1').info({}, 'thing.happened', {'x': 1})
-    threading.Thread(target=time.sleep, args=(1,), name='leaky',
+    # NOTE(pytest): blocked until the outer test releases it.
+    threading.Thread(target=threading.Event().wait, name='leaky',
                      daemon=True).start()
 ''')
+    release('leaky')
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines([
         '*ERROR at teardown of test_leaks*',
@@ -69,13 +81,14 @@ def test_leaks(bus):
 def test_thread_leak_check_can_be_turned_off(inner):
     result = inner('''
 import threading
-import time
 import pytest
 
 @pytest.mark.nova_thread_leaks(check=False)
 def test_leaks(bus):
-    threading.Thread(target=time.sleep, args=(0.5,), daemon=True).start()
+    threading.Thread(target=threading.Event().wait, name='leaky',
+                     daemon=True).start()
 ''')
+    release('leaky')
     result.assert_outcomes(passed=1)
 
 
@@ -110,6 +123,7 @@ def test_cycle(deadlocks):
 ''')
     # NOTE(pytest): as DeadlockFixture does, a test in which a deadlock
     # was detected fails at cleanup even though the thread caught it.
+    release('leaky')
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines([
         '*ERROR at teardown of test_cycle*',

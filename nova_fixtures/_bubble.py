@@ -149,11 +149,6 @@ class Bubble(_core.Core):
 
     # Reports ---------------------------------------------------------------
 
-    def lock_desc(self, lock: Any) -> str:
-        if isinstance(lock, str):
-            return f'lockutils lock "{lock}"'
-        return f'lock made at {lock.site or "?"}'
-
     def held_desc(self, ident: int) -> list[str]:
         return [f'    holds {self.lock_desc(lock)} (acquired at {site})'
                 for lock, site in self.holding.get(ident, [])]

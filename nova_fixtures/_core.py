@@ -133,7 +133,6 @@ class Core:
         self.parked: dict[int, Park] = {}
         self.timers: list[tuple[int, int, Park]] = []
         self._seq = itertools.count()
-        self.settlers: list[Park] = []
         self.held = 0
         self.answering = 0
         self.outsiders: dict[int, str] = {}
@@ -224,8 +223,6 @@ class Core:
             heapq.heappush(self.timers, entry)
         park.outer = self.parked.get(park.ident)
         self.parked[park.ident] = park
-        if park.kind == 'settle':
-            self.settlers.append(park)
         self.progress += 1
         self.maybe_advance()
 
@@ -285,11 +282,6 @@ class Core:
         park.error = error
         if park.member:
             self._unlink(park)
-        if park.kind == 'settle':
-            try:
-                self.settlers.remove(park)
-            except ValueError:
-                pass
         obj = park.obj
         if not granted and obj is not None and park.kind in (
                 'lock', 'waiter'):
@@ -415,8 +407,11 @@ class Core:
                     self.on_outsider_stall()
                 return
             self.stalled_on = None
-            if self.settlers:
-                for park in list(self.settlers):
+            # NOTE(core): settle() callers wake before time moves.
+            settlers = [p for p in self.parked.values()
+                        if p.kind == 'settle']
+            if settlers:
+                for park in settlers:
                     self.end(park, granted=True)
                 return
             if self.held:

@@ -70,15 +70,27 @@ def _member() -> _bubble.Bubble | None:
     return None
 
 
-def _read_ns(index: int) -> int:
-    """Now, as this thread sees it, in ns: 0 monotonic, 1 wall time."""
+def _virtual_ns(index: int) -> int | None:
+    """Now in ns (0 monotonic, 1 wall time) on this thread's virtual time
+    line, current or retired; None for a thread that has none."""
     bubble = _current
     ident = _thread.get_ident()
     if bubble is not None and bubble.virtual and bubble.is_member(ident):
         return _base_ns[index] + bubble.now_ns
     offset = _retired.get(ident)
+    if offset is None:
+        return None
     real: int = _REAL_NS[index]()
-    return real if offset is None else real + offset[index]
+    return real + offset[index]
+
+
+def _read_ns(index: int) -> int:
+    """Now, as this thread sees it, in ns: 0 monotonic, 1 wall time."""
+    virtual = _virtual_ns(index)
+    if virtual is None:
+        real: int = _REAL_NS[index]()
+        return real
+    return virtual
 
 
 def _monotonic_base_ns(real_ns: int) -> int:
@@ -124,14 +136,8 @@ def _v_sleep(seconds: float) -> None:
 
 def virtual_wall() -> float | None:
     """This thread's virtual ``time.time()``, or None if it has none."""
-    bubble = _current
-    ident = _thread.get_ident()
-    if bubble is not None and bubble.virtual and bubble.is_member(ident):
-        return (_base_ns[1] + bubble.now_ns) / _NS
-    offset = _retired.get(ident)
-    if offset is None:
-        return None
-    return (_REAL_NS[1]() + offset[1]) / _NS
+    virtual = _virtual_ns(1)
+    return None if virtual is None else virtual / _NS
 
 
 _VIRTUAL = {

@@ -71,6 +71,16 @@ _MARKERS = (
 )
 
 
+def _wanted(item: Any, marker_name: str,
+            requested: bool) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
+    """A fixture's (args, kwargs) from its marker, ((), {}) if only
+    requested, None if the test neither marks nor requests it."""
+    marker = item.get_closest_marker(marker_name)
+    if marker is not None:
+        return tuple(marker.args), dict(marker.kwargs)
+    return ((), {}) if requested else None
+
+
 class _BusRecord:
     """A bus of the test and what its journal held when it was cleaned up.
 
@@ -132,19 +142,15 @@ class _Env:
             if leak_kw.pop('check', True):
                 self.root.useFixture(threads.ThreadLeakFixture(**leak_kw))
             self.root.useFixture(eventlet_guard.NoEventletFixture())
-            marker = item.get_closest_marker('nova_clock')
-            if wants_clock or marker is not None:
-                args, kwargs = (marker.args, marker.kwargs) \
-                    if marker is not None else ((), {})
+            wanted = _wanted(item, 'nova_clock', wants_clock)
+            if wanted is not None:
                 self.clock = self.root.useFixture(
-                    clock_mod.ClockFixture(*args, **kwargs))
+                    clock_mod.ClockFixture(*wanted[0], **wanted[1]))
                 self.root.addCleanup(self._snapshot_clock)
-            marker = item.get_closest_marker('nova_deadlocks')
-            if wants_deadlocks or marker is not None:
-                args, kwargs = (marker.args, marker.kwargs) \
-                    if marker is not None else ((), {})
+            wanted = _wanted(item, 'nova_deadlocks', wants_deadlocks)
+            if wanted is not None:
                 self.deadlocks = self.root.useFixture(
-                    deadlock_mod.DeadlockFixture(*args, **kwargs))
+                    deadlock_mod.DeadlockFixture(*wanted[0], **wanted[1]))
                 self.root.addCleanup(self._snapshot_deadlocks)
         except BaseException:
             self.root.cleanUp()

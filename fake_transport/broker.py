@@ -25,6 +25,7 @@ from typing import Any, Iterable, Protocol
 import oslo_messaging
 
 from fake_transport import faults
+from fake_transport import handles
 from fake_transport import journal
 
 __all__ = ['Broker', 'Envelope', 'SettleTimeout', 'current_sender']
@@ -122,11 +123,13 @@ class Broker:
 
     :ivar name: the bus name (``'cell1'`` for ``memory://cell1/``).
     :ivar journal: every message the broker was given (`Journal`).
+    :ivar handles: the objects passed by handle (`pass_by_handle`).
     """
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.journal = journal.Journal()
+        self.handles = handles.HandleTable()
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._queues: dict[str, _Queue] = {}
@@ -552,6 +555,31 @@ class Broker:
         with self._lock:
             return {name: len(q.messages) for name, q in self._queues.items()}
 
+    # Context keys passed by handle ---------------------------------------
+
+    def pass_by_handle(self, *keys: str) -> None:
+        """Pass the values of these context keys by handle, not as JSON.
+
+        A deliberate departure from rabbit, same-process only (see
+        `fake_transport.handles`): when a message or notification sent on
+        this bus has a context holding one of ``keys`` (not ``None``), the
+        listener receiving it finds the very same object under that key.
+        Other keys are still JSON round-tripped. Adds to the keys given
+        before; `reset` forgets them all, and the objects held.
+
+        :param keys: context keys, non-empty strings.
+        :raises TypeError: for a key that is not a ``str``.
+        :raises ValueError: for an empty key, or no key at all.
+        """
+        if not keys:
+            raise ValueError('pass_by_handle() needs at least one context key')
+        self.handles.add_keys(handles.check_keys('pass_by_handle()', keys))
+
+    @property
+    def handle_keys(self) -> frozenset[str]:
+        """The context keys passed by handle (`pass_by_handle`)."""
+        return self.handles.keys
+
     # Fault injection ---------------------------------------------------------
 
     def add_fault(self, action: str, *, seconds: float = 0.0,
@@ -657,8 +685,10 @@ class Broker:
     def reset(self) -> None:
         """Empty the bus: queued and delayed messages, journal, faults.
 
-        Queues with a consumer stay (their listeners keep working); the
-        others go. Messages being handled finish normally.
+        Also forgets the context keys passed by handle and the objects
+        held for them (`pass_by_handle`). Queues with a consumer stay
+        (their listeners keep working); the others go. Messages being
+        handled finish normally.
         """
         with self._lock:
             for timer in self._delayed:
@@ -675,4 +705,5 @@ class Broker:
             self._down.clear()
             self._partitions.clear()
             self._notify_if_idle_locked()
+        self.handles.clear()
         self.journal.clear()

@@ -226,6 +226,7 @@ class MemoryListener(base.Listener):
                     rpc_common._VERSION_KEY in message:
                 message = rpc_common.deserialize_msg(message)
             ctxt = _unpack_context(message)
+            self.broker.handles.restore(ctxt)
             incoming_cls = _RpcIncoming if self._rpc else \
                 _NotificationIncoming
             incoming = incoming_cls(self, env, ctxt, message)

@@ -270,9 +270,11 @@ class Bubble(_core.Core):
                         self._examples[cls] = (
                             one if isinstance(one, str) else weakref.ref(one))
                 self.lockdep.acquire(
-                    self.name(ident), [self.lock_class(h) for h, _ in held],
-                    self.lock_class(lock), stack, self._name_of_class,
-                    {self.lock_class(h): site for h, site in held})
+                    self.name(ident),
+                    [(self.lock_class(h), self.concrete_lock(h), site)
+                     for h, site in held],
+                    (self.lock_class(lock), self.concrete_lock(lock)),
+                    stack, self._name_of_class)
             finally:
                 self._in_lockdep = False
 
@@ -310,6 +312,16 @@ class Bubble(_core.Core):
 
     @staticmethod
     def lock_class(lock: Any) -> str:
+        """The lockdep class: ``lockutils:<name, ids folded>`` or where the
+        lock was made."""
+        if isinstance(lock, str):
+            return f'lockutils:{_lockdep.fold_ids(lock)}'
+        return lock.lock_class or lock.site or '?'
+
+    @classmethod
+    def concrete_lock(cls, lock: Any) -> str:
+        """``lockutils:<name>`` for a named lock, else its class: a lock
+        made by code has no name of its own to tell it from its class."""
         if isinstance(lock, str):
             return f'lockutils:{lock}'
-        return lock.lock_class or lock.site or '?'
+        return cls.lock_class(lock)

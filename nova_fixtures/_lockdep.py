@@ -3,8 +3,10 @@
 Prior art: Linux lockdep (classes keyed by initialisation site, "possible
 circular locking dependency"), Abseil's acquired-before graph. A lock class
 is where the lock was made (``file:line``) or, for oslo.concurrency named
-locks, ``lockutils:<name>``. Every blocking acquire while holding other
-locks adds ``held -> acquired`` edges, each remembered with the stack of its
+locks, ``lockutils:<name>`` with the ids folded out of the name
+(`fold_ids`: ``lockutils:refresh_cache-<uuid>``), so that the locks of two
+instances are one class. Every blocking acquire while holding other locks
+adds ``held -> acquired`` edges, each remembered with the stack of its
 first sighting; an edge whose reverse path already exists is an inversion,
 reported once per pair even if this run never deadlocked.
 """
@@ -12,15 +14,59 @@ reported once per pair even if this run never deadlocked.
 from __future__ import annotations
 
 import collections
+import re
 from typing import Callable
 
-__all__ = ['LockGraph']
+__all__ = ['LockGraph', 'fold_ids']
+
+# NOTE(lockdep): an id stands alone: no letter or digit either side, so
+# 'v2' and the digits inside a longer hex run stay as they are.
+_ALONE_BEFORE = r'(?<![^\W_])'
+_ALONE_AFTER = r'(?![^\W_])'
+_UUID = re.compile(
+    _ALONE_BEFORE + r'(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-'
+    r'[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{32})' + _ALONE_AFTER)
+_INT = re.compile(_ALONE_BEFORE + r'[0-9]+' + _ALONE_AFTER)
+
+
+def fold_ids(name: str) -> str:
+    """The class of a lock named ``name``: its ids replaced by their kind.
+
+    A uuid, with or without dashes, becomes ``<uuid>``; a standalone
+    integer (a run of digits with no letter or digit either side) becomes
+    ``<int>``. Nova names per-instance locks by uuid, so folding makes
+    ``refresh_cache-<uuid>`` one class for all instances, and an inversion
+    between two kinds of lock is found even when each order was seen on a
+    different instance. Names without ids are their own class.
+
+    :param name: a lock's name, as given to ``lockutils.lock``.
+
+    Example::
+
+        fold_ids('refresh_cache-6f3e2d4c-0b8a-4a56-9f1e-2c7d8b9a0e11')
+        # 'refresh_cache-<uuid>'
+        fold_ids('instance-42')  # 'instance-<int>'
+    """
+    return _INT.sub('<int>', _UUID.sub('<uuid>', name))
 
 
 class LockGraph:
-    """The acquired-before graph. Not thread-safe: callers hold a mutex."""
+    """The acquired-before graph. Not thread-safe: callers hold a mutex.
+
+    Nodes are lock classes. Two locks of one class taken nested add no
+    ``class -> class`` edge: it would report every nesting of two
+    instances' locks as an inversion of the class with itself (Linux lockdep
+    needs nesting annotations there). Instead, when the two locks' concrete
+    names differ from their class (named locks with ids folded out), the
+    edge joins the concrete names, so ``A`` then ``B`` on one path and ``B``
+    then ``A`` on another is still reported, while ``A`` then ``B`` and
+    ``C`` then ``D`` are not. Two locks of one class made at one site
+    (``Lock()`` in an ``__init__``) have no concrete name and add nothing.
+    """
 
     def __init__(self) -> None:
+        # NOTE(lockdep): before -> after -> first sighting: the thread,
+        # the concrete locks when they are not the classes, and the stack.
         self.edges: dict[str, dict[str, str]] = collections.defaultdict(
             dict)
         self.reported: set[frozenset[str]] = set()
@@ -40,56 +86,82 @@ class LockGraph:
                     queue.append(path + [nxt])
         return None
 
-    def acquire(self, thread: str, held: list[str], new: str,
-                stack_of: Callable[[], str],
+    def acquire(self, thread: str, held: list[tuple[str, str, str]],
+                new: tuple[str, str], stack_of: Callable[[], str],
                 name_of: Callable[[str], str | None] = lambda c: None,
-                taken_at: dict[str, str] | None = None) -> str | None:
+                ) -> str | None:
         """Record ``held -> new`` edges; return a report for an inversion.
 
+        :param held: ``(class, concrete lock, where it was taken)`` of each
+            lock held, outermost first; the concrete lock is the class
+            itself when it has no other name (``lockutils:<name>``).
+        :param new: ``(class, concrete lock)`` of the lock being taken.
         :param stack_of: renders the acquiring stack, called only for an
             edge seen for the first time.
         :param name_of: the name code gives a class's lock
             (``Engine._lock``), asked only for a report.
-        :param taken_at: where each held class was acquired.
         """
         report = None
         stack = None
-        for before in held:
-            if before == new:
+        new_class, new_lock = new
+        for before_class, before_lock, where in held:
+            before, after = before_class, new_class
+            if before == after:
+                if before_lock in (before_class, new_lock):
+                    continue
+                before, after = before_lock, new_lock
+            if after in self.edges[before]:
                 continue
-            if new in self.edges[before]:
-                continue
-            reverse = self._path(new, before)
+            reverse = self._path(after, before)
             if stack is None:
                 stack = stack_of()
-            self.edges[before][new] = f'{thread}:\n{stack}\n'
-            pair = frozenset((before, new))
+            concrete = {before: before_lock, after: new_lock}
+            self.edges[before][after] = (
+                f'{thread}{_as_taken(before, after, concrete)}:\n{stack}\n')
+            pair = frozenset((before, after))
             if reverse is None or pair in self.reported:
                 continue
             self.reported.add(pair)
-            first = self.edges[reverse[0]][reverse[1]]
-            names = {c: name_of(c) for c in set(reverse) | {before, new}}
-
-            def full(c: str) -> str:
-                return f'{names[c]} ({c})' if names[c] else c
-
-            def short(c: str) -> str:
-                return names[c] or c
-
-            chain = ' -> '.join(short(c) for c in reverse)
-            where = (taken_at or {}).get(before)
-            taken = f' (taken at {where})' if where else ''
-            report = (
-                f'possible circular locking dependency: {full(new)} is '
-                f'taken while holding {full(before)}, but {chain} was taken '
-                f'before\n'
-                f'  one thread: holds {short(before)}{taken}, waits for '
-                f'{short(new)}\n'
-                f'  another:    holds {short(new)}, waits for '
-                f'{short(before)}\n'
-                f'{short(before)} -> {short(new)} first taken by {thread}:\n'
-                f'{stack}\n'
-                f'{short(reverse[0])} -> {short(reverse[1])} first taken by '
-                f'{first}')
+            report = self._report(thread, before, after, reverse, concrete,
+                                  where, stack, name_of)
             self.reports.append(report)
         return report
+
+    def _report(self, thread: str, before: str, new: str,
+                reverse: list[str], concrete: dict[str, str], where: str,
+                stack: str, name_of: Callable[[str], str | None]) -> str:
+        """``possible circular locking dependency: ...``, the text."""
+        first = self.edges[reverse[0]][reverse[1]]
+        names = {c: name_of(c) for c in set(reverse) | {before, new}}
+
+        def full(c: str) -> str:
+            if concrete[c] != c:
+                return f'{concrete[c]} ({c})'
+            return f'{names[c]} ({c})' if names[c] else c
+
+        def short(c: str) -> str:
+            return names[c] or c
+
+        def this(c: str) -> str:
+            return concrete[c] if concrete[c] != c else short(c)
+
+        chain = ' -> '.join(short(c) for c in reverse)
+        taken = f' (taken at {where})' if where else ''
+        return (
+            f'possible circular locking dependency: {full(new)} is taken '
+            f'while holding {full(before)}, but {chain} was taken before\n'
+            f'  one thread: holds {this(before)}{taken}, waits for '
+            f'{this(new)}\n'
+            f'  another:    holds {short(new)}, waits for {short(before)}\n'
+            f'{short(before)} -> {short(new)} first taken by {thread}'
+            f'{_as_taken(before, new, concrete)}:\n'
+            f'{stack}\n'
+            f'{short(reverse[0])} -> {short(reverse[1])} first taken by '
+            f'{first}')
+
+
+def _as_taken(before: str, after: str, concrete: dict[str, str]) -> str:
+    """`` (<lock> -> <lock>)``: the concrete locks of a class edge."""
+    if (concrete[before], concrete[after]) == (before, after):
+        return ''
+    return f' ({concrete[before]} -> {concrete[after]})'

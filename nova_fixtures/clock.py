@@ -10,6 +10,8 @@ import queue
 import sys
 import threading
 import time
+import traceback
+import unittest
 from typing import Any, Callable, Iterator
 
 import fixtures
@@ -43,6 +45,9 @@ _REAL_LOCK = threading.Lock
 _LOCK_TYPE = type(_thread.allocate_lock())
 _NS = 1_000_000_000
 _current: _bubble.Bubble | None = None
+# NOTE(clock): who set up the active clock and from where (see
+# _set_up_by()), for the error a second clock gets while it is active.
+_opened_by = ''
 # NOTE(clock): virtual time is integer nanoseconds on whole-second bases,
 # so readings and their differences are exact for whole seconds and
 # binary fractions whatever the host's uptime: (monotonic, wall) bases.
@@ -151,6 +156,34 @@ _VIRTUAL = {
 
 def _creation_site() -> str:
     return _bubble.site_of(sys._getframe(2))
+
+
+def _set_up_by() -> str:
+    """Which test is setting a fixture up and from where, for errors.
+
+    The test is the first `unittest.TestCase` found as ``self`` in the
+    calling frames (its ``id()``); the stack is the last frames outside
+    runner and library code, or the raw last frames when that leaves none.
+
+    :returns: ``by <test id> at:``, or ``at:`` when no test is among the
+        callers, then a line per frame, innermost last.
+    """
+    caller = sys._getframe(1)
+    lines = _bubble.trimmed_stack(caller)
+    if not lines:
+        lines = [line.rstrip('\n')
+                 for line in traceback.format_stack(caller)[-8:]]
+    where = '\n'.join(lines)
+    frame: Any = caller
+    while frame is not None:
+        code = frame.f_code
+        # NOTE(clock): only methods' frames have their locals read.
+        if code.co_argcount and code.co_varnames[0] == 'self':
+            test = frame.f_locals.get('self')
+            if isinstance(test, unittest.TestCase):
+                return f'by {test.id()} at:\n{where}'
+        frame = frame.f_back
+    return f'at:\n{where}'
 
 
 def _scope(kind: str) -> contextlib.AbstractContextManager[None]:
@@ -397,7 +430,7 @@ class ClockFixture(_state.GuardedFixture):
     # Setup and teardown ------------------------------------------------------
 
     def _setUp(self) -> None:
-        global _base_ns
+        global _base_ns, _opened_by
         backend.refuse_eventlet(ClockError, 'ClockFixture')
         if _current is not None:
             if not _current.virtual:
@@ -406,7 +439,8 @@ class ClockFixture(_state.GuardedFixture):
                     'before it')
             raise ClockError(
                 'a ClockFixture is already active in this process; clocks '
-                "don't nest")
+                f"don't nest. The active one was set up {_opened_by}")
+        _opened_by = _set_up_by()
         bubble = _bubble.Bubble(True, self.autojump, self.max_virtual)
         self.bubble = bubble
         stuck_at_close.clear()

@@ -21,6 +21,10 @@ __all__ = ['DeadlockError', 'DeadlockFixture', 'LockOrderError']
 
 DeadlockError = _bubble.DeadlockError
 
+# NOTE(deadlock): who set up the active DeadlockFixture and from where, for
+# the error a second one gets while it is active.
+_opened_by = ''
+
 
 class LockOrderError(AssertionError):
     """Locks were taken in inconsistent orders (a possible deadlock)."""
@@ -50,7 +54,13 @@ class DeadlockFixture(_state.GuardedFixture):
       A on another), even when this run did not deadlock, once per pair,
       with the stack of each order's first sighting; ``on_inversion='fail'``
       fails the test at cleanup (`LockOrderError`), ``'record'`` only
-      reports.
+      reports. Order is checked between lock classes, as Linux lockdep
+      does: a lockutils lock's class is its name with uuids and integers
+      folded out (``refresh_cache-<uuid>``, ``instance-<int>``), so
+      ``refresh_cache-A`` then ``A-events`` on one instance and
+      ``B-events`` then ``refresh_cache-B`` on another is an inversion;
+      the report names the classes and the concrete locks each thread took.
+      Wait-for cycles stay between the locks themselves.
 
     Reports are attached as the detail ``nova-fixtures:deadlocks``, and a
     test in which a deadlock was detected fails at cleanup even if the
@@ -79,11 +89,14 @@ class DeadlockFixture(_state.GuardedFixture):
         self.unwind_timeout = unwind_timeout
 
     def _setUp(self) -> None:
+        global _opened_by
         backend.refuse_eventlet(DeadlockError, 'DeadlockFixture')
         current = clock._current
         if current is not None and current.detect:
             raise DeadlockError(
-                "a DeadlockFixture is already active; they don't nest")
+                "a DeadlockFixture is already active; they don't nest. The "
+                f"active one was set up {_opened_by}")
+        _opened_by = clock._set_up_by()
         self._own = current is None
         if self._own:
             bubble = _bubble.Bubble(virtual=False)

@@ -15,6 +15,7 @@ from testtools import content_type
 
 import fake_transport
 from fake_transport import diagram
+from fake_transport import handles
 from nova_fixtures import _state
 from nova_fixtures import rabbitmq
 
@@ -50,6 +51,19 @@ def _unshare_bus(url: str) -> None:
     fake_transport.discard_broker(url)
 
 
+def _check_names(what: str, kind: str, names: Any) -> tuple[str, ...]:
+    """Return ``names`` as a tuple, refusing a lone string.
+
+    Iterated, a string would give its characters; and oslo.messaging
+    checks a module with ``in``, which on a string matches substrings.
+    """
+    if isinstance(names, str):
+        raise TypeError(
+            f'{what} takes a list or tuple of {kind}, not a str: write '
+            f'({names!r},)')
+    return tuple(names)
+
+
 class TransportFixture(_state.GuardedFixture):
     """A fresh ``memory://`` bus per test, with oslo.config set up for it.
 
@@ -79,6 +93,18 @@ class TransportFixture(_state.GuardedFixture):
     :param journal_limit: how many journal entries the bus keeps (``0``:
         none, ``None``: all); by default ``FAKE_TRANSPORT_JOURNAL``, else
         the last 10,000. Counts per outcome stay exact either way.
+    :param allowed_remote_exmods: the modules whose exceptions an RPC call
+        re-raises as ``<Name>_Remote`` (a subclass of the endpoint's
+        exception class) rather than ``oslo_messaging.RemoteError``, as
+        Nova passes ``nova.exception`` and friends; given to both
+        transports. oslo.messaging has no config option for it, so it comes
+        from this argument only (default: none, builtin exceptions only).
+    :param context_handles: context keys whose values a ``memory://`` bus
+        passes by handle, the very same object, rather than as JSON
+        (`fake_transport.Broker.pass_by_handle`): a departure from rabbit
+        for Nova's ``CheatingSerializer``, which puts ``db_connection`` and
+        ``mq_connection`` in the context. Added to the bus's keys, which
+        stay until the bus is discarded. Refused with a real broker.
     :ivar url: the URL in use.
     :ivar transport: the RPC transport.
     :ivar notification_transport: the notification transport.
@@ -86,7 +112,9 @@ class TransportFixture(_state.GuardedFixture):
 
     Example::
 
-        bus = self.useFixture(TransportFixture(name='cell1'))
+        bus = self.useFixture(TransportFixture(
+            name='cell1', allowed_remote_exmods=['nova.exception'],
+            context_handles=('db_connection', 'mq_connection')))
         bus.rpc_client('compute', server='c1').cast({}, 'reboot')
         bus.settle(timeout=10)
     """
@@ -95,7 +123,10 @@ class TransportFixture(_state.GuardedFixture):
                  conf: cfg.ConfigOpts | None = None,
                  fail_on_unconsumed: bool = False,
                  fail_on_listeners: bool = False,
-                 journal_limit: int | None | str = 'environment') -> None:
+                 journal_limit: int | None | str = 'environment',
+                 allowed_remote_exmods: (
+                     list[str] | tuple[str, ...] | None) = None,
+                 context_handles: tuple[str, ...] = ()) -> None:
         super().__init__()
         if journal_limit != 'environment' and journal_limit is not None \
                 and (isinstance(journal_limit, bool) or
@@ -118,6 +149,17 @@ class TransportFixture(_state.GuardedFixture):
                 url = f'memory://test-{uuid.uuid4().hex[:12]}{suffix}/'
         self._url = url
         self._conf = conf
+        self._allowed_remote_exmods = _check_names(
+            'allowed_remote_exmods', 'module names',
+            allowed_remote_exmods or ())
+        self._context_handles = tuple(sorted(handles.check_keys(
+            'context_handles', _check_names('context_handles',
+                                            'context keys',
+                                            context_handles))))
+        if self._context_handles and not url.startswith('memory:'):
+            raise ValueError(
+                f'context_handles needs a memory:// bus; {url} is a real '
+                f'broker, where a context only travels as JSON')
         self.fail_on_unconsumed = fail_on_unconsumed
         self.fail_on_listeners = fail_on_listeners
 
@@ -137,13 +179,16 @@ class TransportFixture(_state.GuardedFixture):
             self.addCleanup(_unshare_bus, self._url)
             if self._journal_limit != 'environment':
                 self.broker.journal.limit = self._journal_limit  # type: ignore
+            if self._context_handles:
+                self.broker.pass_by_handle(*self._context_handles)
 
+        exmods = list(self._allowed_remote_exmods)
         self.transport = oslo_messaging.get_rpc_transport(
-            self.conf, url=self._url)
+            self.conf, url=self._url, allowed_remote_exmods=exmods)
         self.addCleanup(self.transport.cleanup)
         self.notification_transport = \
-            oslo_messaging.get_notification_transport(self.conf,
-                                                      url=self._url)
+            oslo_messaging.get_notification_transport(
+                self.conf, url=self._url, allowed_remote_exmods=exmods)
         self.addCleanup(self.notification_transport.cleanup)
         if self.broker is not None:
             # NOTE(transport): testtools reads a fixture's details just

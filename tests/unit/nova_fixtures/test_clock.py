@@ -363,8 +363,10 @@ class TestMisuse(testtools.TestCase):
                                   .setUp)
         first = error.args[0][1]
         self.assertIsInstance(first, nova_fixtures.ClockError)
-        self.assertEqual("a ClockFixture is already active in this process; "
-                         "clocks don't nest", str(first))
+        self.assertEqual(
+            "a ClockFixture is already active in this process; clocks don't "
+            f"nest. The active one was set up by {self.id()} at:",
+            str(first).splitlines()[0])
 
     def test_eventlet_patched_interpreter_is_refused(self):
         from eventlet import patcher

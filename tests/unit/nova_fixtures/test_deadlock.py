@@ -272,8 +272,9 @@ class TestLockOrder(DeadlockTestCase):
         self.assertTrue(report.startswith(
             f'possible circular locking dependency: '
             f'lockutils:compute_resources is taken while holding '
-            f'lockutils:{instance}, but lockutils:compute_resources -> '
-            f'lockutils:{instance} was taken before\n'), report)
+            f'lockutils:{instance} (lockutils:instance-<uuid>), but '
+            f'lockutils:compute_resources -> lockutils:instance-<uuid> was '
+            f'taken before\n'), report)
         self.assertIn(f'{HERE}:{first + 1} in '
                       f'test_lockutils_inversion_that_never_deadlocks', report)
         self.assertIn(f'{HERE}:{second + 1} in '
@@ -348,8 +349,10 @@ class TestMisuse(testtools.TestCase):
         self.useFixture(nova_fixtures.DeadlockFixture())
         error = self.assertRaises(Exception,
                                   nova_fixtures.DeadlockFixture().setUp)
-        self.assertEqual("a DeadlockFixture is already active; they don't "
-                         "nest", str(error.args[0][1]))
+        self.assertEqual(
+            "a DeadlockFixture is already active; they don't nest. The "
+            f"active one was set up by {self.id()} at:",
+            str(error.args[0][1]).splitlines()[0])
 
 
 class TestUnderTheClock(testtools.TestCase):

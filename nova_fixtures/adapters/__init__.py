@@ -1,0 +1,1 @@
+"""What particular suites need beyond the library, one module each."""

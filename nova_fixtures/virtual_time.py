@@ -4,9 +4,10 @@
 before the test's own ``setUp`` (so the fixtures, servers and executors it
 makes belong to the clock) and cleaned up after everything else, the
 test's own cleanups included. `apply_fixtures` does the same with any
-fixtures. Use them from a ``load_tests`` hook, as
-``tests/conformance/__init__.py`` does with ``OS_TEST_VIRTUAL_CLOCK=1`` for
-oslo.messaging's functional suite::
+fixtures. Use them from a ``load_tests`` hook, or have ``python -m
+nova_fixtures.run --clock`` wrap every test the loader returns, with no
+edit at all (``tox -e conformance-virtual`` runs oslo.messaging's
+functional suite so)::
 
     from nova_fixtures import virtual_time
 

@@ -45,7 +45,9 @@ def _chain() -> None:
             spec = importlib.util.spec_from_file_location(
                 '_nova_fixtures_shadowed_sitecustomize', path)
             if spec is not None and spec.loader is not None:
-                spec.loader.exec_module(importlib.util.module_from_spec(spec))
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[spec.name] = module
+                spec.loader.exec_module(module)
             return
 
 

@@ -16,23 +16,19 @@ deals with both without editing the upstream files:
 With neither URL set, the package loads no test, so ``stestr run`` over
 ``tests/`` stays quiet; ``tox -e conformance`` sets both URLs.
 
-With ``OS_TEST_VIRTUAL_CLOCK=1`` (``tox -e conformance-virtual``) every test
-runs inside a ``ClockFixture`` (see ``nova_fixtures.virtual_time``), without
-editing it; ``MetricsTestCase`` is left out there, since it sleeps to let an
+``tox -e conformance-virtual`` runs the same suite, unedited, with every
+test inside a ``ClockFixture``, through ``python -m nova_fixtures.run
+--clock``; ``MetricsTestCase`` is excluded there, since it sleeps to let an
 ``oslo_metrics`` subprocess start, which needs real time.
 """
 
 import importlib.util
 import os
-import re
 import sys
 import types
 import unittest
 
 import fake_transport  # noqa: F401  (selects the threading backend first)
-from nova_fixtures import virtual_time
-
-REAL_TIME_ONLY = [r'\.MetricsTestCase\.']
 
 
 def _import_upstream_tests() -> list[types.ModuleType]:
@@ -78,10 +74,4 @@ def load_tests(loader, standard_tests, pattern):
         return suite
     for module in _import_upstream_tests():
         suite.addTests(loader.loadTestsFromModule(module))
-    if os.environ.get('OS_TEST_VIRTUAL_CLOCK', '').lower() in (
-            '1', 'true', 'yes'):
-        kept = unittest.TestSuite(
-            t for t in virtual_time._tests(suite)
-            if not any(re.search(p, t.id()) for p in REAL_TIME_ONLY))
-        suite = virtual_time.apply_clock(kept)
     return suite

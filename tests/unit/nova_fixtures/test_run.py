@@ -1,0 +1,142 @@
+"""python -m nova_fixtures.run: a suite run unedited, in a child process."""
+
+import io
+import os
+import subprocess
+import sys
+
+import fixtures
+import testtools
+
+from nova_fixtures import run
+
+# NOTE(test_run): a directory outside the tests package, whose __init__
+# imports fake_transport; the suite there checks nothing was imported first.
+SUITE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), 'run_suite')
+SUITE = ['check_unedited', 'check_outside']
+
+
+class TestRunASuite(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        # NOTE(test_run): a sitecustomize of the machine's own, which the
+        # hook shadows and must still run.
+        self.shadowed = self.useFixture(fixtures.TempDir()).path
+        with open(os.path.join(self.shadowed, 'sitecustomize.py'), 'w') as f:
+            f.write('SHADOWED = True\n')
+
+    def run_suite(self, options, extra_env=None):
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith('NOVA_FIXTURES_')}
+        env['PYTHONPATH'] = self.shadowed
+        env.update(extra_env or {})
+        command = [sys.executable, '-m', 'nova_fixtures.run', *options,
+                   '--', sys.executable, '-m', 'testtools.run', *SUITE]
+        done = subprocess.run(command, cwd=SUITE_DIR, env=env, timeout=120,
+                              capture_output=True, text=True)
+        self.addDetail('child-output', testtools.content.text_content(
+            done.stdout + done.stderr))
+        return done
+
+    def assert_all_passed(self, done):
+        self.assertEqual(0, done.returncode)
+        lines = done.stdout.strip().splitlines()
+        self.assertIn('Ran 7 tests', '\n'.join(lines))
+        self.assertEqual('OK', lines[-1])
+
+    def test_options_on_the_command_line(self):
+        self.assert_all_passed(self.run_suite([
+            '--transport', 'memory', '--clock',
+            '--tests', 'check_unedited',
+            '--exclude', r'\.TestNeedsRealTime\.',
+            '--context-handle', 'db_connection']))
+
+    def test_options_from_the_environment(self):
+        self.assert_all_passed(self.run_suite([], {
+            'NOVA_FIXTURES_TRANSPORT': 'memory',
+            'NOVA_FIXTURES_CLOCK': 'yes',
+            'NOVA_FIXTURES_TESTS': 'check_unedited',
+            'NOVA_FIXTURES_EXCLUDE': r'\.TestNeedsRealTime\.',
+            'NOVA_FIXTURES_CONTEXT_HANDLES': 'db_connection'}))
+
+    def test_without_the_redirect_the_suite_fails_as_it_should(self):
+        # NOTE(test_run): the suite asserts what the run changes; without
+        # --transport its fake: transports stay fake, and the scenarios'
+        # memory:// checks fail.
+        done = self.run_suite(['--clock',
+                               '--tests', 'check_unedited',
+                               '--exclude', r'\.TestNeedsRealTime\.'])
+        self.assertEqual(1, done.returncode)
+        self.assertIn("MismatchError: 'MemoryDriver' != 'FakeDriver'",
+                      done.stderr + done.stdout)
+
+
+class TestBadInput(testtools.TestCase):
+
+    def main(self, argv, env=None):
+        stderr = io.StringIO()
+        self.useFixture(fixtures.MonkeyPatch('sys.stderr', stderr))
+        for key in [k for k in os.environ if k.startswith('NOVA_FIXTURES_')]:
+            self.useFixture(fixtures.EnvironmentVariable(key))
+        for key, value in (env or {}).items():
+            self.useFixture(fixtures.EnvironmentVariable(key, value))
+        error = self.assertRaises(SystemExit, run.main, argv)
+        self.assertEqual(2, error.code)
+        return stderr.getvalue().strip().splitlines()[-1]
+
+    def test_no_command(self):
+        self.assertEqual(
+            'python -m nova_fixtures.run: error: no command to run: write '
+            'it after --, as in "python -m nova_fixtures.run --clock -- '
+            'stestr run"', self.main(['--clock']))
+
+    def test_a_bad_regex(self):
+        self.assertEqual(
+            "python -m nova_fixtures.run: error: exclude '(' is not a "
+            "regular expression: missing ), unterminated subpattern at "
+            "position 0", self.main(['--exclude', '(', '--', 'true']))
+
+    def test_an_unknown_adapter(self):
+        self.assertEqual(
+            "python -m nova_fixtures.run: error: no adapter 'glance' in "
+            "nova_fixtures.adapters",
+            self.main(['--adapter', 'glance', '--', 'true']))
+
+    def test_an_unknown_transport(self):
+        self.assertEqual(
+            "python -m nova_fixtures.run: error: argument --transport: "
+            "invalid choice: 'rabbit' (choose from 'memory')",
+            self.main(['--transport', 'rabbit', '--', 'true']))
+
+    def test_a_flag_that_is_not_a_flag(self):
+        self.assertEqual(
+            "python -m nova_fixtures.run: error: NOVA_FIXTURES_CLOCK="
+            "'maybe': write 1 or 0 (or true, false, yes, no)",
+            self.main(['--', 'true'], {'NOVA_FIXTURES_CLOCK': 'maybe'}))
+
+    def test_a_context_handle_that_is_no_key(self):
+        self.assertEqual(
+            "python -m nova_fixtures.run: error: context handle 'db-conn' "
+            "is not a context key (a Python identifier)",
+            self.main(['--context-handle', 'db-conn', '--', 'true']))
+
+    def test_a_command_that_does_not_exist(self):
+        stderr = io.StringIO()
+        self.useFixture(fixtures.MonkeyPatch('sys.stderr', stderr))
+        self.assertEqual(127, run.main(['--', '/nonexistent/command']))
+        self.assertEqual(
+            "python -m nova_fixtures.run: can't run '/nonexistent/command': "
+            "No such file or directory", stderr.getvalue().strip())
+
+
+class TestSettings(testtools.TestCase):
+
+    def test_round_trip_through_the_environment(self):
+        settings = run.RunSettings(
+            transport='memory', clock=True, deadlocks=True,
+            tests=('a.b', 'c'), exclude=(r'\.X\.', 'y$'), adapter='nova',
+            context_handles=('db_connection', 'mq_connection'))
+        self.assertEqual(settings,
+                         run.RunSettings.from_environ(settings.environ()))

@@ -93,9 +93,17 @@ class FakeRedirectFixture(_state.GuardedFixture):
         with _active_lock:
             _active.append(self)
         self.addCleanup(self._leave)
+        self.addDetail('fake-transport:counts',
+                       _state.lazy_text(self._render_counts))
         self.addDetail('fake-transport:journal',
                        _state.lazy_text(self.broker.journal.render))
         self._ready()
+
+    def _render_counts(self) -> str:
+        journal = self.broker.journal
+        counts = ', '.join(f'{n} {outcome}'
+                           for outcome, n in journal.counts().items())
+        return f'{journal.recorded} message(s): {counts}'
 
     def _leave(self) -> None:
         with _active_lock:

@@ -1,0 +1,203 @@
+"""Nova's own functional tests, unedited, in four modes, in one run.
+
+Runs the slice of Nova's functional suite listed in
+``benchmarks/nova_slice.txt`` (Nova installed from PyPI, threading mode,
+``stestr --concurrency 2``) four times:
+
+* ``fake:``: stock, as Nova runs it;
+* ``memory://``: ``python -m nova_fixtures.run --transport memory
+  --adapter nova``;
+* ``+ clock``: the same with ``--clock``;
+* ``+ deadlocks``: the same with ``--clock --deadlocks``.
+
+For each: tests passed and failed, wall time, CPU time of the whole
+process tree (``RUSAGE_CHILDREN``), messages journalled on the memory://
+buses and deadlock or lock-order reports; then the ratios the targets
+name. Exits 1 if a test failed or a detector reported anything.
+
+Nova's wheel installs ``etc/nova`` (``api-paste.ini``) under the
+environment's prefix, where its tests look for it next to the package (a
+source tree's layout); ``prepare()`` links it there first.
+
+Usage: ``python benchmarks/nova_bench.py [--modes fake,memory,clock,
+deadlocks] [--concurrency 2] [--slice FILE]`` (``tox -e nova`` runs it).
+"""
+
+import argparse
+import collections
+import importlib.util
+import io
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+import subunit
+import testtools
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SLICE = os.path.join(HERE, 'nova_slice.txt')
+RUN = [sys.executable, '-m', 'nova_fixtures.run', '--transport', 'memory',
+       '--adapter', 'nova', '--tests', 'nova.tests.functional']
+MODES = {
+    'fake': [],
+    'memory': RUN,
+    'clock': RUN + ['--clock'],
+    'deadlocks': RUN + ['--clock', '--deadlocks'],
+}
+TITLES = {'fake': 'fake: (stock)', 'memory': 'memory://',
+          'clock': 'memory:// + clock',
+          'deadlocks': 'memory:// + clock + deadlocks'}
+_COUNTED = re.compile(rb'^(\d+) message\(s\)')
+
+
+def nova_site():
+    spec = importlib.util.find_spec('nova')
+    if spec is None or not spec.submodule_search_locations:
+        sys.exit('nova is not installed here: run this through tox -e nova')
+    return os.path.dirname(list(spec.submodule_search_locations)[0])
+
+
+def prepare(site):
+    """Put Nova's etc/ where its tests look for it (next to the package)."""
+    wanted = os.path.join(site, 'etc')
+    installed = os.path.join(sys.prefix, 'etc')
+    if not os.path.exists(os.path.join(wanted, 'nova', 'api-paste.ini')):
+        if not os.path.exists(os.path.join(installed, 'nova')):
+            sys.exit(f'no etc/nova under {sys.prefix}: is nova installed '
+                     f'from its wheel?')
+        os.symlink(installed, wanted)
+
+
+def tests_of_slice(path):
+    with open(path) as f:
+        return [line.strip() for line in f
+                if line.strip() and not line.startswith('#')]
+
+
+class _Tally(testtools.StreamResult):
+    """Outcomes and the details the fixtures attach, from a subunit stream.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.outcomes = {}
+        self.messages = 0
+        self.reports = collections.Counter()
+        self._parts = collections.defaultdict(bytes)
+
+    def status(self, test_id=None, test_status=None, file_name=None,
+               file_bytes=None, eof=False, **kwargs):
+        if test_status in ('success', 'fail', 'skip', 'xfail',
+                           'uxsuccess'):
+            self.outcomes[test_id] = test_status
+        if file_name is None:
+            return
+        key = (test_id, file_name)
+        self._parts[key] += bytes(file_bytes or b'')
+        if not eof:
+            return
+        content = self._parts.pop(key)
+        if file_name == 'fake-transport:counts':
+            found = _COUNTED.match(content)
+            if found:
+                self.messages += int(found.group(1))
+        elif file_name == 'nova-fixtures:deadlocks' and content.strip():
+            self.reports[test_id] += 1
+
+
+def run_mode(mode, site, tests, concurrency):
+    work = tempfile.mkdtemp(prefix=f'nova-bench-{mode}-')
+    with open(os.path.join(work, '.stestr.conf'), 'w') as f:
+        f.write(f'[DEFAULT]\ntest_path={site}/nova/tests/functional\n'
+                f'top_dir={site}\n')
+    with open(os.path.join(work, 'tests.txt'), 'w') as f:
+        f.write('\n'.join(tests) + '\n')
+    env = dict(os.environ, OS_NOVA_DISABLE_EVENTLET_PATCHING='1',
+               OS_TEST_TIMEOUT=os.environ.get('OS_TEST_TIMEOUT', '160'))
+    stestr = [sys.executable, '-m', 'stestr']
+    subprocess.run(stestr + ['init'], cwd=work, env=env, check=True,
+                   capture_output=True)
+    command = MODES[mode] + (['--'] if MODES[mode] else []) + stestr + [
+        'run', '--concurrency', str(concurrency), '--load-list',
+        'tests.txt']
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.monotonic()
+    done = subprocess.run(command, cwd=work, env=env, capture_output=True)
+    wall = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + \
+        (after.ru_stime - before.ru_stime)
+    stream = subprocess.run(stestr + ['last', '--subunit'], cwd=work,
+                            env=env, capture_output=True).stdout
+    tally = _Tally()
+    subunit.ByteStreamToStreamResult(
+        io.BytesIO(stream), non_subunit_name='stdout').run(tally)
+    log = os.path.join(work, 'output.txt')
+    with open(log, 'wb') as f:
+        f.write(done.stdout + done.stderr)
+    return {'mode': mode, 'rc': done.returncode, 'wall': wall, 'cpu': cpu,
+            'tally': tally, 'log': log}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--modes', default='fake,memory,clock,deadlocks')
+    parser.add_argument('--concurrency', type=int, default=2)
+    parser.add_argument('--slice', default=SLICE,
+                        help='a file of test ids, one per line')
+    args = parser.parse_args()
+    modes = [m for m in args.modes.split(',') if m]
+    unknown = [m for m in modes if m not in MODES]
+    if unknown:
+        parser.error(f'unknown mode(s) {", ".join(unknown)}; choose from '
+                     f'{", ".join(MODES)}')
+    site = nova_site()
+    prepare(site)
+    tests = tests_of_slice(args.slice)
+    print(f'Nova functional slice: {len(tests)} tests from '
+          f'{len({t.rsplit(".", 2)[0] for t in tests})} modules, '
+          f'--concurrency {args.concurrency}', flush=True)
+    results = {}
+    bad = False
+    print(f'{"mode":32} {"passed":>6} {"failed":>6} {"wall":>8} '
+          f'{"CPU":>8} {"CPU/workers":>11} {"messages":>9} '
+          f'{"reports":>7}', flush=True)
+    for mode in modes:
+        r = results[mode] = run_mode(mode, site, tests, args.concurrency)
+        tally = r['tally']
+        passed = sum(1 for s in tally.outcomes.values() if s == 'success')
+        failed = [t for t, s in tally.outcomes.items()
+                  if s in ('fail', 'uxsuccess')]
+        missing = len(tests) - len(tally.outcomes)
+        r['passed'] = passed
+        messages = f'{tally.messages:,}' if mode != 'fake' else '-'
+        print(f'{TITLES[mode]:32} {passed:6} {len(failed) + missing:6} '
+              f'{r["wall"]:7.1f}s {r["cpu"]:7.1f}s '
+              f'{r["cpu"] / args.concurrency:10.1f}s {messages:>9} '
+              f'{sum(tally.reports.values()):7}', flush=True)
+        if failed or missing or r['rc'] or tally.reports:
+            bad = True
+            for test in failed:
+                print(f'  FAILED {test}')
+            for test in tally.reports:
+                print(f'  REPORT {test}')
+            if missing:
+                print(f'  {missing} test(s) did not run; see {r["log"]}')
+    if 'fake' in results and 'clock' in results:
+        fake, clock = results['fake'], results['clock']
+        speed = fake['wall'] / clock['wall']
+        idle = clock['wall'] / (clock['cpu'] / args.concurrency)
+        print(f'clock wall speed-up over fake:      {speed:.2f}x '
+              f'(target >= 1.6x: {"met" if speed >= 1.6 else "MISSED"})')
+        print(f'clock wall / (CPU / workers):       {idle:.2f}x '
+              f'(target <= 1.15x: {"met" if idle <= 1.15 else "MISSED"})')
+    print(f'failures or reports: {"some (see above)" if bad else "none"}')
+    return 1 if bad else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -68,6 +68,10 @@ class TestOnMemory(testscenarios.WithScenarios, FakeSuiteTestCase):
         self.wait = self.seconds
 
     def test_fake_urls_reach_one_memory_bus_per_test(self):
+        # NOTE(check_unedited): as nova's RPCFixture cleanup does; the
+        # attribute exists only once impl_fake was imported.
+        self.addCleanup(
+            lambda: oslo_messaging._drivers.impl_fake.FakeExchangeManager)
         transport = self.driver_of('fake:/')
         other = self.driver_of('fake://nowhere/')
         self.assertEqual('MemoryDriver', type(transport._driver).__name__)

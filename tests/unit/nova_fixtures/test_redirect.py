@@ -1,0 +1,94 @@
+"""FakeRedirectFixture: a suite's fake: transports on a memory:// bus."""
+
+from oslo_config import cfg
+import oslo_messaging
+from oslo_messaging import conffixture
+import testtools
+
+import fake_transport
+from fake_transport import registry
+from nova_fixtures import redirect
+
+
+class NoValidHost(Exception):
+    pass
+
+
+class Endpoint:
+
+    def fail(self, ctxt):
+        raise NoValidHost('no host')
+
+
+class TestFakeRedirect(testtools.TestCase):
+
+    def transport(self, url, **kwargs):
+        conf = cfg.ConfigOpts()
+        self.useFixture(conffixture.ConfFixture(conf))
+        transport = oslo_messaging.get_rpc_transport(conf, url=url, **kwargs)
+        self.addCleanup(transport.cleanup)
+        return transport
+
+    def test_every_fake_url_reaches_the_bus_of_the_fixture(self):
+        fixture = self.useFixture(redirect.FakeRedirectFixture())
+        self.assertRegex(fixture.url, r'^memory://fake-[0-9a-f]{12}/$')
+        for url in ('fake:/', 'fake://', 'fake://nowhere/', 'fake://a/b'):
+            driver = self.transport(url)._driver
+            self.assertEqual('MemoryDriver', type(driver).__name__)
+            self.assertIs(fixture.broker, driver.broker)
+
+    def test_the_configured_url_is_redirected_too(self):
+        fixture = self.useFixture(redirect.FakeRedirectFixture())
+        conf = cfg.ConfigOpts()
+        self.useFixture(conffixture.ConfFixture(conf))
+        conf.set_override('transport_url', 'fake:/')
+        transport = oslo_messaging.get_notification_transport(conf)
+        self.addCleanup(transport.cleanup)
+        self.assertIs(fixture.broker, transport._driver.broker)
+
+    def test_other_schemes_pass_through(self):
+        self.useFixture(redirect.FakeRedirectFixture())
+        driver = self.transport('memory://elsewhere/')._driver
+        self.assertEqual('elsewhere', driver.broker.name)
+        self.addCleanup(fake_transport.discard_broker, 'memory://elsewhere/')
+
+    def test_after_cleanup_fake_is_fake_and_the_bus_forgotten(self):
+        fixture = redirect.FakeRedirectFixture()
+        with fixture:
+            name = fixture.broker.name
+            self.assertIn(name, registry._brokers)
+        self.assertNotIn(name, registry._brokers)
+        driver = self.transport('fake:/')._driver
+        self.assertEqual('FakeDriver', type(driver).__name__)
+
+    def test_nested_fixtures_use_the_innermost_bus(self):
+        outer = self.useFixture(redirect.FakeRedirectFixture())
+        with redirect.FakeRedirectFixture() as inner:
+            self.assertIs(inner.broker,
+                          self.transport('fake:/')._driver.broker)
+        self.assertIs(outer.broker, self.transport('fake:/')._driver.broker)
+
+    def test_the_callers_allowed_remote_exmods_are_kept(self):
+        fixture = self.useFixture(redirect.FakeRedirectFixture())
+        transport = self.transport('fake:/', allowed_remote_exmods=[__name__])
+        server = oslo_messaging.get_rpc_server(
+            transport, oslo_messaging.Target(topic='t', server='s'),
+            [Endpoint()], executor='threading')
+        server.start()
+        self.addCleanup(server.wait)
+        self.addCleanup(server.stop)
+        client = oslo_messaging.get_rpc_client(
+            transport, oslo_messaging.Target(topic='t'))
+        error = self.assertRaises(NoValidHost, client.call, {}, 'fail')
+        self.assertEqual('NoValidHost_Remote', type(error).__name__)
+        self.assertEqual({'handled': 1, 'delivered': 1},
+                         fixture.broker.journal.counts())
+        self.assertEqual(
+            '2 message(s): 1 delivered, 1 handled',
+            fixture.getDetails()['fake-transport:counts'].as_text())
+
+    def test_context_handles_reach_the_bus(self):
+        fixture = self.useFixture(redirect.FakeRedirectFixture(
+            context_handles=('db_connection',)))
+        self.assertEqual(frozenset({'db_connection'}),
+                         fixture.broker.handle_keys)

@@ -47,6 +47,7 @@ import fixtures
 import testtools
 
 from nova_fixtures import clock
+from nova_fixtures import deadlock
 
 __all__ = ['FixtureFactory', 'apply_clock', 'apply_fixtures',
            'is_real_time', 'real_time', 'use_fixtures', 'with_clock',
@@ -185,24 +186,33 @@ def wrap_test(test: unittest.TestCase, factory: FixtureFactory) -> None:
 
 @dataclasses.dataclass(frozen=True)
 class _ClockFactory:
-    """One `ClockFixture` with these options; equal options, equal factory."""
+    """A `ClockFixture` with these options, and maybe a `DeadlockFixture`;
+    equal options, equal factory."""
 
     options: tuple[tuple[str, Any], ...]
+    deadlocks: bool = False
 
     def __call__(self) -> list[fixtures.Fixture]:
-        return [clock.ClockFixture(**dict(self.options))]
+        made: list[fixtures.Fixture] = [
+            clock.ClockFixture(**dict(self.options))]
+        if self.deadlocks:
+            made.append(deadlock.DeadlockFixture())
+        return made
 
 
-def _clock_factory(clock_kwargs: dict[str, Any]) -> _ClockFactory:
-    return _ClockFactory(tuple(sorted(clock_kwargs.items())))
+def _clock_factory(clock_kwargs: dict[str, Any],
+                   deadlocks: bool) -> _ClockFactory:
+    return _ClockFactory(tuple(sorted(clock_kwargs.items())), deadlocks)
 
 
-def with_clock(test: unittest.TestCase, **clock_kwargs: Any) -> None:
+def with_clock(test: unittest.TestCase, deadlocks: bool = False,
+               **clock_kwargs: Any) -> None:
     """Make ``test`` (and every copy of it) run inside a `ClockFixture`.
 
-    `wrap_test` with a factory of ``ClockFixture(**clock_kwargs)``.
+    `wrap_test` with a factory of ``ClockFixture(**clock_kwargs)``, and a
+    `DeadlockFixture` after it with ``deadlocks``.
     """
-    wrap_test(test, _clock_factory(clock_kwargs))
+    wrap_test(test, _clock_factory(clock_kwargs, deadlocks))
 
 
 def _tests(suite: unittest.TestSuite) -> Iterator[unittest.TestCase]:
@@ -230,11 +240,14 @@ def apply_fixtures(suite: unittest.TestSuite, factory: FixtureFactory,
 
 
 def apply_clock(suite: unittest.TestSuite, exclude: Iterable[str] = (),
+                deadlocks: bool = False,
                 **clock_kwargs: Any) -> unittest.TestSuite:
     """Wrap every test of ``suite`` whose id matches no ``exclude`` regex.
 
-    `apply_fixtures` with a factory of ``ClockFixture(**clock_kwargs)``.
+    `apply_fixtures` with a factory of ``ClockFixture(**clock_kwargs)``,
+    and a `DeadlockFixture` after it with ``deadlocks``.
 
     :returns: ``suite``, changed in place.
     """
-    return apply_fixtures(suite, _clock_factory(clock_kwargs), exclude)
+    return apply_fixtures(suite, _clock_factory(clock_kwargs, deadlocks),
+                          exclude)

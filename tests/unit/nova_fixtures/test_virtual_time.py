@@ -366,3 +366,36 @@ class TestAlreadyActive(testtools.TestCase):
         self.assertEqual(
             f'    {__file__}:{where[0]} in open_clock_in_a_thread: '
             f'with clock.ClockFixture():', lines[-1])
+
+
+class TestApplyClockWithDeadlocks(testtools.TestCase):
+
+    def test_deadlocks_adds_the_detector_after_the_clock(self):
+        seen = []
+
+        class Case(testtools.TestCase):
+            def test_it(self):
+                seen.append((clock._current is not None,
+                             clock._current.detect))
+
+        suite = unittest.TestSuite([Case('test_it'), Case('test_it')])
+        virtual_time.apply_clock(suite, deadlocks=True)
+        result = testtools.TestResult()
+        suite.run(result)
+        self.assertTrue(result.wasSuccessful())
+        self.assertEqual([(True, True), (True, True)], seen)
+        self.assertIsNone(clock._current)
+
+    def test_without_deadlocks_only_the_clock(self):
+        seen = []
+
+        class Case(testtools.TestCase):
+            def test_it(self):
+                seen.append(clock._current.detect)
+
+        suite = unittest.TestSuite([Case('test_it')])
+        virtual_time.apply_clock(suite)
+        result = testtools.TestResult()
+        suite.run(result)
+        self.assertTrue(result.wasSuccessful())
+        self.assertEqual([False], seen)

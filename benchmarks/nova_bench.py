@@ -30,6 +30,7 @@ import io
 import os
 import re
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -140,7 +141,7 @@ def run_mode(mode, site, tests, concurrency):
     with open(log, 'wb') as f:
         f.write(done.stdout + done.stderr)
     return {'mode': mode, 'rc': done.returncode, 'wall': wall, 'cpu': cpu,
-            'tally': tally, 'log': log}
+            'tally': tally, 'log': log, 'work': work}
 
 
 def main():
@@ -186,7 +187,10 @@ def main():
             for test in tally.reports:
                 print(f'  REPORT {test}')
             if missing:
-                print(f'  {missing} test(s) did not run; see {r["log"]}')
+                print(f'  {missing} test(s) did not run')
+            print(f'  stestr repository and output: {r["work"]}')
+        else:
+            shutil.rmtree(r['work'])
     if 'fake' in results and 'clock' in results:
         fake, clock = results['fake'], results['clock']
         speed = fake['wall'] / clock['wall']

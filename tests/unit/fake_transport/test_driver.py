@@ -8,6 +8,7 @@ import types
 import fixtures
 import oslo_messaging
 
+import nova_fixtures
 from tests.unit.fake_transport import base
 
 
@@ -113,6 +114,9 @@ class TestReplyOutcomes(base.BusTestCase):
                          (seen, self.reply_outcomes()))
 
     def test_reply_after_the_caller_gave_up_is_journalled_as_such(self):
+        # NOTE(tests): on the clock, the call's 0.05 s pass only once the
+        # server is blocked in the endpoint, however loaded the machine.
+        self.useFixture(nova_fixtures.ClockFixture())
         endpoint = base.Recorder()
         endpoint.release = threading.Event()
         self.addCleanup(endpoint.release.set)

@@ -310,6 +310,21 @@ class TestSettleHoldAndReports(ClockTestCase):
 
 class TestStallReport(testtools.TestCase):
 
+    def test_no_report_names_nobody_while_the_clock_is_set_up(self):
+        # NOTE(tests): a loaded machine, simulated: patching time takes 20
+        # watchdog intervals, before any test thread is a member.
+        clock = nova_fixtures.ClockFixture(max_real_stall=0.01)
+        patch_time = clock._patch_time
+
+        def slow_patch_time():
+            threading.Event().wait(0.2)  # allow-sleep: real, before the clock
+            patch_time()
+
+        clock._patch_time = slow_patch_time
+        self.useFixture(clock)
+        for report in clock.reports:
+            self.assertIn('\n  "MainThread" ', report)
+
     def test_thread_blocked_in_a_socket_stalls_time_and_is_named(self):
         clock = self.useFixture(nova_fixtures.ClockFixture(
             max_real_stall=0.05))

@@ -13,7 +13,9 @@ Runs the slice of Nova's functional suite listed in
 For each: tests passed and failed, wall time, CPU time of the whole
 process tree (``RUSAGE_CHILDREN``), messages journalled on the memory://
 buses and deadlock or lock-order reports; then the ratios the targets
-name. Exits 1 if a test failed or a detector reported anything.
+name. Exits 1 if a test failed in one of the library's modes or a
+detector reported anything; a failure of stock ``fake:`` (the baseline,
+Nova's own) is printed but does not fail the run.
 
 Nova's wheel installs ``etc/nova`` (``api-paste.ini``) under the
 environment's prefix, where its tests look for it next to the package (a
@@ -181,7 +183,7 @@ def main():
               f'{r["cpu"] / args.concurrency:10.1f}s {messages:>9} '
               f'{sum(tally.reports.values()):7}', flush=True)
         if failed or missing or r['rc'] or tally.reports:
-            bad = True
+            bad = bad or mode != 'fake'
             for test in failed:
                 print(f'  FAILED {test}')
             for test in tally.reports:
@@ -199,7 +201,8 @@ def main():
               f'(target >= 1.6x: {"met" if speed >= 1.6 else "MISSED"})')
         print(f'clock wall / (CPU / workers):       {idle:.2f}x '
               f'(target <= 1.15x: {"met" if idle <= 1.15 else "MISSED"})')
-    print(f'failures or reports: {"some (see above)" if bad else "none"}')
+    print(f'failures or reports in the library\'s modes: '
+          f'{"some (see above)" if bad else "none"}')
     return 1 if bad else 0
 
 

@@ -26,7 +26,8 @@ returns whose id starts with a ``--tests`` prefix set up, before its own
   the deadlock detector.
 * ``--adapter NAME`` (``NOVA_FIXTURES_ADAPTER``): a module of
   ``nova_fixtures.adapters`` (or a dotted path) naming what one suite needs
-  beyond this (see `nova_fixtures.adapters.nova`).
+  beyond this: the ``CONTEXT_HANDLES`` its RPC contexts carry (see
+  `nova_fixtures.adapters.nova`).
 * ``--context-handle KEY`` (``NOVA_FIXTURES_CONTEXT_HANDLES``,
   comma-separated): context keys passed by handle on the bus.
 
@@ -46,7 +47,7 @@ import re
 import sys
 import types
 import unittest
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from nova_fixtures import virtual_time
 
@@ -141,13 +142,9 @@ def _adapter(name: str) -> types.ModuleType | None:
 
 
 def _wants_real_time(test: unittest.TestCase,
-                     settings: RunSettings,
-                     adapter: types.ModuleType | None) -> bool:
-    if virtual_time.is_real_time(test):
-        return True
-    patterns = list(settings.exclude) + list(
-        getattr(adapter, 'REAL_TIME', ()))
-    return any(re.search(p, test.id()) for p in patterns)
+                     settings: RunSettings) -> bool:
+    return virtual_time.is_real_time(test) or any(
+        re.search(p, test.id()) for p in settings.exclude)
 
 
 def set_up_fixtures(test: unittest.TestCase,
@@ -155,7 +152,8 @@ def set_up_fixtures(test: unittest.TestCase,
     """Set up, on ``test``, the fixtures the settings ask for.
 
     In this order, so that each belongs to the one before: the clock, the
-    deadlock detector, the adapter's fixtures, the ``fake:`` redirect.
+    deadlock detector, the ``fake:`` redirect (with the adapter's
+    ``CONTEXT_HANDLES``).
     Cleaned up after everything the test itself registers.
 
     :returns: the fixtures set up.
@@ -167,17 +165,11 @@ def set_up_fixtures(test: unittest.TestCase,
     settings = settings or RunSettings.from_environ()
     adapter = _adapter(settings.adapter)
     chosen: list[Any] = []
-    if not _wants_real_time(test, settings, adapter):
+    if not _wants_real_time(test, settings):
         if settings.clock:
-            chosen.append(clock.ClockFixture(
-                **getattr(adapter, 'CLOCK_OPTIONS', {})))
+            chosen.append(clock.ClockFixture())
         if settings.deadlocks:
-            chosen.append(deadlock.DeadlockFixture(
-                **getattr(adapter, 'DEADLOCK_OPTIONS', {})))
-    extra: Callable[[unittest.TestCase], list[Any]] | None = getattr(
-        adapter, 'fixtures', None)
-    if extra is not None:
-        chosen.extend(extra(test))
+            chosen.append(deadlock.DeadlockFixture())
     if settings.transport == 'memory':
         chosen.append(redirect.FakeRedirectFixture(
             context_handles=tuple(settings.context_handles) + tuple(

@@ -1,27 +1,12 @@
 """The example suite's scenarios, written as a pytest user would."""
 
-import json
 import threading
-import urllib.error
-import urllib.request
 
 import oslo_messaging
 import pytest
 
 import nova_fixtures
-
-
-def http(method, url, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method,
-                                     headers={'Content-Type':
-                                              'application/json'})
-    try:
-        with nova_fixtures.io_wait():
-            with urllib.request.urlopen(request, timeout=300) as response:
-                return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+from examples.tests.test_cloud import http
 
 
 def test_server_boots_on_a_compute_and_is_announced(cloud):

@@ -19,6 +19,20 @@ def line_here():
     return sys._getframe(1).f_lineno + 1
 
 
+def nested(barrier, first, second):
+    """A thread body: hold ``first``, meet the other thread at ``barrier``,
+    then take ``second``. Locks, or lockutils lock names."""
+    def hold(lock):
+        return lockutils.lock(lock) if isinstance(lock, str) else lock
+
+    def body():
+        with hold(first):
+            barrier.wait()
+            with hold(second):
+                pass
+    return body
+
+
 class Runner:
     """Runs functions on named threads and keeps what they raised."""
 
@@ -141,18 +155,9 @@ class TestWaitForCycles(DeadlockTestCase):
     def test_lockutils_named_locks_in_a_cycle(self):
         names = [f'instance-{uuid.uuid4()}', 'compute_resources']
         barrier = threading.Barrier(2)
-
-        def take(first, second):
-            def body():
-                with lockutils.lock(first):
-                    barrier.wait()
-                    with lockutils.lock(second):
-                        pass
-            return body
-
         runner = Runner()
-        runner.start('T1', take(names[0], names[1]))
-        runner.start('T2', take(names[1], names[0]))
+        runner.start('T1', nested(barrier, names[0], names[1]))
+        runner.start('T2', nested(barrier, names[1], names[0]))
         runner.join()
         [report] = [str(e) for e in runner.errors.values()]
         self.assertIn(f'  "T1" waits for lockutils lock "{names[1]}", held '
@@ -363,18 +368,9 @@ class TestUnderTheClock(testtools.TestCase):
         fixture.setUp()
         a, b = threading.Lock(), threading.Lock()
         barrier = threading.Barrier(2)
-
-        def take(first, second):
-            def body():
-                with first:
-                    barrier.wait()
-                    with second:
-                        pass
-            return body
-
         runner = Runner()
-        runner.start('T1', take(a, b))
-        runner.start('T2', take(b, a))
+        runner.start('T1', nested(barrier, a, b))
+        runner.start('T2', nested(barrier, b, a))
         runner.join()
         self.assertEqual(1, len(runner.errors))
         self.assertRaises(nova_fixtures.DeadlockError, fixture.cleanUp)

@@ -144,20 +144,12 @@ class TestInversionsBetweenLockClasses(LockClassTestCase):
         # takes its second: the classes are inverted, the locks are not, so
         # the wait-for check (on the locks themselves) finds no cycle.
         barrier = threading.Barrier(2)
-
-        def take(first, second):
-            def body():
-                with lockutils.lock(first):
-                    barrier.wait()
-                    with lockutils.lock(second):
-                        pass
-            return body
-
+        nested = test_deadlock.nested
         threads = [
-            threading.Thread(target=take(f'refresh_cache-{UUID_A}',
-                                         f'{UUID_A}-events'), name='T1'),
-            threading.Thread(target=take(f'{UUID_B}-events',
-                                         f'refresh_cache-{UUID_B}'),
+            threading.Thread(target=nested(barrier, f'refresh_cache-{UUID_A}',
+                                           f'{UUID_A}-events'), name='T1'),
+            threading.Thread(target=nested(barrier, f'{UUID_B}-events',
+                                           f'refresh_cache-{UUID_B}'),
                              name='T2')]
         for thread in threads:
             thread.start()

@@ -23,6 +23,15 @@ source tree's layout); ``prepare()`` links it there first.
 
 Usage: ``python benchmarks/nova_bench.py [--modes fake,memory,clock,
 deadlocks] [--concurrency 2] [--slice FILE]`` (``tox -e nova`` runs it).
+
+``--waits`` measures instead the ceiling of any clock speed-up on the
+slice: each test runs once, stock, one at a time in each of
+``--concurrency`` processes, timing its wall and the CPU of the whole
+process (every thread). The clock can remove only the waiting (wall minus
+CPU), and with two workers on two cores a clock run can't take less wall
+than its CPU over the workers, so no clock run of the slice can beat
+sum(wall) / sum(CPU) (slightly less, as the library's own work costs a
+few per cent more CPU). Not run by ``tox -e nova``.
 """
 
 import argparse
@@ -146,12 +155,61 @@ def run_mode(mode, site, tests, concurrency):
             'tally': tally, 'log': log, 'work': work}
 
 
+_PROFILE = '''
+import sys, time, unittest
+loader = unittest.TestLoader()
+for test_id in sys.argv[1:]:
+    result = unittest.TestResult()
+    cpu, wall = time.process_time(), time.perf_counter()
+    loader.loadTestsFromName(test_id).run(result)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    print(f'nova-bench {wall:.3f} {cpu:.3f} {int(result.wasSuccessful())} '
+          f'{test_id}', flush=True)
+'''
+
+
+def measure_waits(site, tests, concurrency):
+    """Each test's stock wall and process CPU, run one at a time in each
+    of ``concurrency`` processes; print the ceiling of a clock speed-up.
+    """
+    env = dict(os.environ, OS_NOVA_DISABLE_EVENTLET_PATCHING='1',
+               OS_TEST_TIMEOUT=os.environ.get('OS_TEST_TIMEOUT', '160'))
+    children = [subprocess.Popen(
+        [sys.executable, '-c', _PROFILE] + tests[i::concurrency],
+        cwd=site, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        text=True) for i in range(concurrency)]
+    rows = []
+    for child in children:
+        out, _ = child.communicate()
+        for line in out.splitlines():
+            if not line.startswith('nova-bench '):
+                continue
+            _, wall, cpu, ok, test_id = line.split()
+            rows.append((float(wall), float(cpu), ok == '1', test_id))
+    failed = [t for _, _, ok, t in rows if not ok]
+    rows = [r for r in rows if r[2]]
+    wall = sum(r[0] for r in rows)
+    cpu = sum(r[1] for r in rows)
+    print(f'{len(rows)} tests passed stock, one at a time '
+          f'({len(failed)} failed, {len(tests) - len(rows) - len(failed)} '
+          f'did not run): wall {wall:.1f} s, CPU {cpu:.1f} s, waiting '
+          f'{wall - cpu:.1f} s ({(wall - cpu) / wall:.0%})')
+    print(f'ceiling of the clock\'s wall speed-up on this slice: '
+          f'{wall / cpu:.2f}x (the clock removes waiting only)')
+    print('most waiting:')
+    for w, c, _, test_id in sorted(rows, key=lambda r: r[1] - r[0])[:5]:
+        print(f'  {w:6.2f} s wall {c:6.2f} s CPU  {test_id}')
+    return 1 if failed else 0
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--modes', default='fake,memory,clock,deadlocks')
     parser.add_argument('--concurrency', type=int, default=2)
     parser.add_argument('--slice', default=SLICE,
                         help='a file of test ids, one per line')
+    parser.add_argument('--waits', action='store_true',
+                        help='measure the ceiling of a clock speed-up')
     args = parser.parse_args()
     modes = [m for m in args.modes.split(',') if m]
     unknown = [m for m in modes if m not in MODES]
@@ -161,6 +219,8 @@ def main():
     site = nova_site()
     prepare(site)
     tests = tests_of_slice(args.slice)
+    if args.waits:
+        return measure_waits(site, tests, args.concurrency)
     print(f'Nova functional slice: {len(tests)} tests from '
           f'{len({t.rsplit(".", 2)[0] for t in tests})} modules, '
           f'--concurrency {args.concurrency}', flush=True)

@@ -23,7 +23,8 @@ import time
 from typing import Any, Callable, Sequence
 
 __all__ = ['DEFAULT_LIMIT', 'ENV_VAR', 'Journal', 'JournalEntry',
-           'limit_from_environment', 'set_virtual_clock', 'time_offsets']
+           'limit_from_environment', 'set_virtual_clock', 'time_offsets',
+           'watch_new_journals']
 
 #: The environment variable that sets the journal limit of new buses.
 ENV_VAR = 'FAKE_TRANSPORT_JOURNAL'
@@ -58,6 +59,39 @@ def set_virtual_clock(read: Callable[[], float | None] | None) -> None:
     """
     global _virtual_clock
     _virtual_clock = read
+
+
+_new_journal_hooks: list[Callable[['Journal'], None]] = []
+_clear_hooks: list[Callable[['Journal'], None]] = []
+
+
+def watch_new_journals(
+        callback: Callable[['Journal'], None],
+        before_clear: Callable[['Journal'], None] | None = None,
+) -> Callable[[], None]:
+    """Call ``callback(journal)`` for each `Journal` made from now on, and
+    ``before_clear(journal)`` before any journal forgets its entries.
+
+    :returns: a function that stops the watch.
+
+    Example::
+
+        made = []
+        stop = journal.watch_new_journals(made.append)
+        ...
+        stop()
+    """
+    _new_journal_hooks.append(callback)
+    if before_clear is not None:
+        _clear_hooks.append(before_clear)
+
+    def stop() -> None:
+        if callback in _new_journal_hooks:
+            _new_journal_hooks.remove(callback)
+        if before_clear in _clear_hooks:
+            _clear_hooks.remove(before_clear)
+
+    return stop
 
 
 def time_offsets(entries: Sequence['JournalEntry']) -> list[str]:
@@ -276,6 +310,8 @@ class Journal:
         self._tally = _Tally(self._lock)
         self._recorded = 0
         self._seq = 0
+        for hook in list(_new_journal_hooks):
+            hook(self)
 
     @property
     def limit(self) -> int | None:
@@ -346,6 +382,8 @@ class Journal:
     def clear(self) -> None:
         """Forget every entry and count; ``seq`` goes on from where it was.
         """
+        for hook in list(_clear_hooks):
+            hook(self)
         with self._lock:
             self._entries.clear()
             self._tally = _Tally(self._lock)

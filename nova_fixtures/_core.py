@@ -151,6 +151,9 @@ class Core:
         # waits on a busy thread outside the bubble, to poll for its end.
         self.on_outsider_stall: Callable[[], None] | None = None
         self.stalled_on: str | None = None
+        # NOTE(core): schedule mode (`nova_fixtures._sched.Scheduler`):
+        # told of every park, its end and every member leaving.
+        self.sched: Any = None
 
     # Membership ------------------------------------------------------------
 
@@ -181,6 +184,8 @@ class Core:
             self.members.pop(ident, None)
             self.parked.pop(ident, None)
             self.progress += 1
+            if self.sched is not None:
+                self.sched.exited(ident)
             self.maybe_advance()
 
     def note_outsider(self, ident: int) -> None:
@@ -224,6 +229,8 @@ class Core:
         park.outer = self.parked.get(park.ident)
         self.parked[park.ident] = park
         self.progress += 1
+        if self.sched is not None:
+            self.sched.blocked(park)
         self.maybe_advance()
 
     def wait(self, park: Park) -> bool:
@@ -246,6 +253,8 @@ class Core:
                     park.lock.acquire()
                 else:
                     park.lock.acquire(True, park.timeout)
+                if self.sched is not None and park.member:
+                    self.sched.wait_turn()
             finally:
                 if saved is not None:
                     mutex._acquire_restore(saved)
@@ -282,6 +291,8 @@ class Core:
         park.error = error
         if park.member:
             self._unlink(park)
+            if self.sched is not None:
+                self.sched.woken(park, get_ident())
         obj = park.obj
         if not granted and obj is not None and park.kind in (
                 'lock', 'waiter'):
@@ -307,9 +318,9 @@ class Core:
             top.outer = park.outer
 
     @contextlib.contextmanager
-    def scope(self, kind: str) -> Iterator[None]:
+    def scope(self, kind: str, site: str = '') -> Iterator[None]:
         """Count this member as parked (``kind``) for the block's length."""
-        park = Park(get_ident(), kind)
+        park = Park(get_ident(), kind, site=site)
         with self.mutex:
             self.park(park)
         try:
@@ -318,6 +329,8 @@ class Core:
             with self.mutex:
                 self.end(park, granted=False, release=False)
                 self.maybe_advance()
+            if self.sched is not None and park.member:
+                self.sched.wait_turn()
 
     @contextlib.contextmanager
     def answering_scope(self) -> Iterator[None]:
@@ -398,7 +411,14 @@ class Core:
 
     def maybe_advance(self) -> None:
         """Wake settlers, jump time or report, if every member is blocked
-        (mutex held)."""
+        (mutex held); in schedule mode, then pick who runs next."""
+        if self.sched is None:
+            self._maybe_advance()
+            return
+        with self.sched.batch():
+            self._maybe_advance()
+
+    def _maybe_advance(self) -> None:
         while self.active and self._all_parked():
             busy = self.busy_outsider()
             if busy is not None:

@@ -92,6 +92,9 @@ class VLock:
             check_timeout(blocking, timeout)
         bubble = self.bubble
         me = get_ident()
+        sched = bubble.sched
+        if sched is not None and self.kind == 'mutex' and blocking:
+            sched.point('acquire', self.site)
         tracked = self.kind == 'mutex' and bubble.detect
         caller = sys._getframe(1) if tracked else None
         site = _bubble.site_of(caller) if tracked else ''
@@ -179,9 +182,13 @@ class VLock:
                     continue
                 self.owner = park.ident
                 bubble.end(park, granted=True)
-                return
-            self.locked_ = False
-            self.owner = None
+                break
+            else:
+                self.locked_ = False
+                self.owner = None
+        sched = bubble.sched
+        if sched is not None and self.kind == 'mutex':
+            sched.point('release', self.site)
 
     def locked(self) -> bool:
         return self.locked_

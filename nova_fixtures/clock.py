@@ -188,7 +188,9 @@ def _set_up_by() -> str:
 
 def _scope(kind: str) -> contextlib.AbstractContextManager[None]:
     bubble = _member()
-    return contextlib.nullcontext() if bubble is None else bubble.scope(kind)
+    if bubble is None:
+        return contextlib.nullcontext()
+    return bubble.scope(kind, _bubble.site_of(sys._getframe(1)))
 
 
 @contextlib.contextmanager
@@ -283,12 +285,24 @@ def install_threading(fixture: fixtures.Fixture,
         real_run = thread.run
         thread._nf_done = threading.Event()  # type: ignore
         done = thread._nf_done  # type: ignore
+        sched = bubble.sched
+        tid = None
+        if sched is not None:
+            with bubble.mutex:
+                tid = sched.spawn(thread.name)
 
         def run() -> None:
             bubble.enter(thread.name)
             try:
+                if sched is not None:
+                    sched.entered(tid)
                 real_run()
             finally:
+                if sched is not None:
+                    # NOTE(clock): no switch between waking a joiner and
+                    # leaving: the joiner then waits for this thread's
+                    # real end, which must not wait for a turn.
+                    sched.atomic_begin()
                 done.set()
                 bubble.leave()
                 _retired.pop(_thread.get_ident(), None)
@@ -296,11 +310,22 @@ def install_threading(fixture: fixtures.Fixture,
         thread.run = run  # type: ignore[method-assign]
         thread._nf_bubble = bubble  # type: ignore[attr-defined]
         bubble.expect()
+        if sched is not None:
+            # NOTE(clock): the starter keeps the baton while start() waits
+            # for the new thread to boot; then the new one may run first.
+            sched.atomic_begin()
         try:
             real_start(thread)
         except BaseException:
             bubble.cancel_expected()
+            if sched is not None:
+                sched.forget(tid)
             raise
+        finally:
+            if sched is not None:
+                sched.atomic_end()
+        if sched is not None:
+            sched.point('start', thread.name)
 
     def join(thread: threading.Thread, timeout: float | None = None) -> None:
         done = getattr(thread, '_nf_done', None)
@@ -462,6 +487,10 @@ class ClockFixture(_state.GuardedFixture):
             lambda: bubble.now if bubble.is_member(_thread.get_ident())
             else None)
         self.addCleanup(self._close)
+        # NOTE(clock): a schedule asked for by the hunt or the environment
+        # (imported here: the schedule module builds on this one).
+        from nova_fixtures import schedule
+        schedule.attach_requested(self)
         self._ready()
 
     def _close(self) -> None:

@@ -1,0 +1,421 @@
+"""ScheduleFixture: run a test's threads one at a time, in a seeded order.
+
+Design and the hunt for a hang that happens once in fifty runs:
+``doc/source/hunting.rst``. The scheduler itself is
+`nova_fixtures._sched`.
+"""
+
+from __future__ import annotations
+
+import _thread
+import dataclasses
+import hashlib
+import os
+import random
+import sys
+import time
+import uuid
+from typing import Any, Callable, Mapping
+
+import fixtures
+
+from fake_transport import journal as journal_mod
+from nova_fixtures import _bubble
+from nova_fixtures import _sched
+from nova_fixtures import _state
+from nova_fixtures import clock as clock_mod
+
+__all__ = ['ENVIRONMENT', 'ScheduleError', 'ScheduleFixture',
+           'ScheduleResult', 'STRATEGIES', 'last_result', 'request']
+
+STRATEGIES = _sched.STRATEGIES
+
+# NOTE(schedule): the variables `requested` reads, so that a ClockFixture
+# in a child process (stestr's workers) runs on a schedule:
+# ``python -m nova_fixtures.run --schedule SEED`` sets them.
+ENVIRONMENT = {
+    'seed': 'NOVA_FIXTURES_SCHEDULE',
+    'strategy': 'NOVA_FIXTURES_SCHEDULE_STRATEGY',
+    'depth': 'NOVA_FIXTURES_SCHEDULE_DEPTH',
+    'steps': 'NOVA_FIXTURES_SCHEDULE_STEPS',
+}
+
+_REAL_UUID4 = uuid.uuid4
+_requested: dict[str, Any] | None = None
+_last: ScheduleResult | None = None
+
+
+class ScheduleError(RuntimeError):
+    """A schedule was misused, or its replay diverged from the recording.
+    """
+
+
+@dataclasses.dataclass
+class ScheduleResult:
+    """What one scheduled run did.
+
+    :ivar seed: the seed. :ivar strategy: ``'random'`` or ``'pct'``.
+    :ivar steps: how many decisions the scheduler took.
+    :ivar switches: how many of them passed control to another thread.
+    :ivar preemptions: switches away from a thread that could go on.
+    :ivar fingerprint: a digest of the whole decision trace.
+    :ivar journal: a digest of every message journal made during the run
+        (every field, virtual times included), and ``journal_entries``
+        how many entries it covers.
+    :ivar causes: why a replay may not be exact; empty when it is.
+    :ivar divergence: where a replay left the recorded trace, or None.
+    :ivar decisions: the decisions a default, non-preemptive scheduler
+        would not take: ``{'key': [...], 'to': tid, 'text': ...}``.
+    :ivar trace: every step: ``[tid, kind, what, chosen tid]``.
+    :ivar names: tid -> thread name.
+    """
+
+    seed: int
+    strategy: str
+    steps: int
+    switches: int
+    preemptions: int
+    fingerprint: str
+    journal: str
+    journal_entries: int
+    causes: list[str]
+    divergence: str | None
+    decisions: list[dict[str, Any]]
+    trace: list[list[Any]]
+    names: dict[int, str]
+
+    @property
+    def exact(self) -> bool:
+        """Whether the same seed replays this run exactly."""
+        return not self.causes and self.divergence is None
+
+    def summary(self) -> str:
+        lines = [f'seed {self.seed} ({self.strategy}): {self.steps} steps, '
+                 f'{self.switches} switches, {self.preemptions} '
+                 f'preemptions; trace {self.fingerprint}, journal '
+                 f'{self.journal} ({self.journal_entries} entries)']
+        if self.divergence is not None:
+            lines.append(self.divergence)
+        elif self.causes:
+            lines.append('replay: not exact:')
+            lines.extend(f'  {cause}' for cause in self.causes)
+        else:
+            lines.append('replay: exact')
+        return '\n'.join(lines)
+
+
+def request(**options: Any) -> Callable[[], None]:
+    """Run every `ClockFixture` set up from now on under a schedule.
+
+    :param options: `ScheduleFixture` arguments (``seed=`` at least).
+    :returns: a function that withdraws the request.
+    """
+    global _requested
+    _check(options)
+    _requested = dict(options)
+
+    def withdraw() -> None:
+        global _requested
+        _requested = None
+
+    return withdraw
+
+
+def requested() -> dict[str, Any] | None:
+    """The `ScheduleFixture` arguments asked for by `request` or by the
+    environment (`ENVIRONMENT`), else None."""
+    if _requested is not None:
+        return dict(_requested)
+    seed = os.environ.get(ENVIRONMENT['seed'])
+    if not seed:
+        return None
+    options: dict[str, Any] = {}
+    for name, variable in ENVIRONMENT.items():
+        value = os.environ.get(variable)
+        if not value:
+            continue
+        if name == 'strategy':
+            options[name] = value
+            continue
+        try:
+            options[name] = int(value)
+        except ValueError:
+            raise ScheduleError(
+                f'{variable} must be a whole number, got {value!r}') from None
+    _check(options)
+    return options
+
+
+def last_result() -> ScheduleResult | None:
+    """The result of the last `ScheduleFixture` cleaned up in this
+    process."""
+    return _last
+
+
+def _check(options: Mapping[str, Any]) -> None:
+    unknown = sorted(set(options) - {'seed', 'strategy', 'depth', 'steps',
+                                     'expected', 'forced', 'stall'})
+    if unknown:
+        raise TypeError(f'unknown schedule option(s): {", ".join(unknown)}')
+    if 'seed' not in options:
+        raise ScheduleError('a schedule needs a seed')
+    for name, least in (('seed', 0), ('depth', 1), ('steps', 1)):
+        if name not in options:
+            continue
+        value = options[name]
+        if not isinstance(value, int) or isinstance(value, bool) or \
+                value < least:
+            raise ValueError(f'{name} must be a whole number >= {least}, '
+                             f'got {value!r}')
+    strategy = options.get('strategy', 'random')
+    if strategy not in STRATEGIES:
+        raise ValueError(f'strategy must be one of '
+                         f'{", ".join(map(repr, STRATEGIES))}, got '
+                         f'{strategy!r}')
+    stall = options.get('stall', 2.0)
+    if not isinstance(stall, (int, float)) or isinstance(stall, bool) or \
+            not stall > 0:
+        raise ValueError(f'stall must be a number of seconds > 0, got '
+                         f'{stall!r}')
+
+
+class ScheduleFixture(_state.GuardedFixture):
+    """Run the test's threads one at a time, in an order seeded by ``seed``.
+
+    Needs the virtual clock: set up after a `ClockFixture` (or with none
+    active, it sets one up). From then on only one test thread runs at a
+    time; control passes at sync points only (lock and condition
+    operations, queue and event waits, sleeps, thread start and exit), and
+    at each the strategy picks the next runnable thread. Time jumps only
+    when no test thread is runnable. The same seed gives the same
+    decisions, the same message journal and the same outcome, run after
+    run, unless ``result().causes`` says why it can't (a thread outside
+    the test woke one of its threads, real I/O in an ``io_wait``, a test
+    thread blocked outside any instrumented wait for ``stall`` real
+    seconds, string hashing randomised).
+
+    While active, ``uuid.uuid4()`` in test threads and the ``random``
+    module's global generator are seeded from ``seed`` too.
+
+    :param seed: a whole number >= 0.
+    :param strategy: ``'random'`` (a uniform pick at each point) or
+        ``'pct'`` (random priorities with ``depth - 1`` change points,
+        Burckhardt et al. 2010).
+    :param depth: PCT's bug depth.
+    :param steps: PCT's estimate of how many steps the test takes.
+    :param expected: the ``trace`` of a recorded run: a replay that leaves
+        it fails the test with `ScheduleError`, naming the first step that
+        differs.
+    :param forced: decisions to take (``{(tid, kind, what, n): tid}``),
+        every other one keeping the running thread (shrinking).
+    :param stall: real seconds a running test thread may make no progress
+        and use no CPU before the schedule lets every thread go.
+
+    Example::
+
+        self.useFixture(nova_fixtures.ClockFixture())
+        schedule = self.useFixture(ScheduleFixture(seed=42))
+    """
+
+    def __init__(self, seed: int, strategy: str = 'random', depth: int = 3,
+                 steps: int = 2000,
+                 expected: list[list[Any]] | None = None,
+                 forced: Mapping[tuple[Any, ...], int] | None = None,
+                 stall: float = 2.0) -> None:
+        super().__init__()
+        _check({'seed': seed, 'strategy': strategy, 'depth': depth,
+                'steps': steps, 'stall': stall})
+        self.seed = seed
+        self.strategy = strategy
+        self.depth = depth
+        self.steps = steps
+        self.expected = expected
+        self.forced = None if forced is None else {
+            tuple(k): v for k, v in forced.items()}
+        self.stall = stall
+        self._result: ScheduleResult | None = None
+
+    def _setUp(self) -> None:
+        bubble = clock_mod._current
+        if bubble is None:
+            self.useFixture(clock_mod.ClockFixture())
+            bubble = clock_mod._current
+        assert bubble is not None
+        if not bubble.virtual:
+            raise ScheduleError(
+                'a DeadlockFixture is active without a ClockFixture; a '
+                'schedule needs the virtual clock: set up the ClockFixture '
+                'first')
+        me = _thread.get_ident()
+        if not bubble.is_member(me):
+            raise ScheduleError('set up a ScheduleFixture from a test thread')
+        if bubble.sched is not None:
+            raise ScheduleError(
+                f'a schedule (seed {bubble.sched.seed}) is already active '
+                f'on this clock; schedules don\'t nest')
+        sched = _sched.Scheduler(bubble, self.seed, self.strategy,
+                                 self.depth, self.steps, self.expected,
+                                 self.forced)
+        with bubble.mutex:
+            sched.adopt(me, bubble.members[me])
+            for ident, name in sorted(bubble.members.items(),
+                                      key=lambda i: i[1]):
+                if ident != me:
+                    sched.adopt(ident, name)
+            bubble.sched = sched
+        self.sched = sched
+        self.bubble = bubble
+        if sys.flags.hash_randomization and \
+                os.environ.get('PYTHONHASHSEED', 'random') == 'random':
+            sched.causes.append(
+                'string hashing is randomised: set PYTHONHASHSEED=0 so '
+                'that sets and dicts of strings iterate alike in every run')
+        self._journals: list[journal_mod.Journal] = []
+        self._digest = hashlib.sha256()
+        self._entries = 0
+        self.addCleanup(journal_mod.watch_new_journals(
+            self._journals.append, self._take_journal))
+        self._seed_randomness()
+        self.addDetail('nova-fixtures:schedule',
+                       _state.lazy_text(self._render))
+        self._start_watchdog()
+        self.addCleanup(self._finish)
+        self._ready()
+
+    def _seed_randomness(self) -> None:
+        state = random.getstate()
+        self.addCleanup(random.setstate, state)
+        random.seed(f'random:{self.seed}')
+        ids = random.Random(f'uuid:{self.seed}')
+        bubble = self.bubble
+
+        def uuid4() -> uuid.UUID:
+            if bubble.is_member(_thread.get_ident()):
+                with bubble.mutex:
+                    bits = ids.getrandbits(128)
+                return uuid.UUID(int=bits, version=4)
+            return _REAL_UUID4()
+
+        self.useFixture(fixtures.MonkeyPatch('uuid.uuid4', uuid4))
+
+    def _start_watchdog(self) -> None:
+        """A raw thread (not a test thread, not in ``threading``) that lets
+        every thread go when the running one is stuck outside any
+        instrumented wait: no step for ``stall`` real seconds, no CPU."""
+        sched, bubble, stall = self.sched, self.bubble, self.stall
+        stop = _thread.allocate_lock()
+        stop.acquire()
+        done = _thread.allocate_lock()
+        done.acquire()
+
+        def cpu_of(ident: int) -> float | None:
+            try:
+                return time.clock_gettime(time.pthread_getcpuclockid(ident))
+            except (OSError, AttributeError):
+                return None
+
+        def watch() -> None:
+            try:
+                last: tuple[int, int | None] = (-1, None)
+                since = time.perf_counter()
+                cpu: float | None = None
+                while not stop.acquire(True, min(stall / 4, 0.25)):
+                    with bubble.mutex:
+                        if not sched.enabled:
+                            return
+                        now = (sched.step, sched.current)
+                        ident = next((i for i, t in sched.tid_of.items()
+                                      if t == sched.current), None)
+                    if now != last or ident is None:
+                        last, since = now, time.perf_counter()
+                        cpu = None if ident is None else cpu_of(ident)
+                        continue
+                    if time.perf_counter() - since < stall:
+                        continue
+                    used = cpu_of(ident)
+                    if cpu is not None and used is not None and \
+                            used - cpu > stall / 10:
+                        # NOTE(schedule): busy computing: not stuck.
+                        last, since, cpu = now, time.perf_counter(), used
+                        continue
+                    frame = sys._current_frames().get(ident)
+                    where = _bubble.site_of(frame) if frame else '?'
+                    with bubble.mutex:
+                        name = sched.names.get(now[1] or 0)
+                        sched._cause(
+                            f'"{name}" blocked outside any '
+                            f'instrumented wait at {where} (a lock made '
+                            f'before the clock, a socket, a C extension); '
+                            f'every thread ran freely from step {now[0]}')
+                        sched.release()
+                    return
+            finally:
+                done.release()
+
+        _thread.start_new_thread(watch, ())
+
+        def stop_watchdog() -> None:
+            stop.release()
+            done.acquire()
+
+        self.addCleanup(stop_watchdog)
+
+    def _finish(self) -> None:
+        global _last
+        sched, bubble = self.sched, self.bubble
+        with bubble.mutex:
+            if sched.expected is not None and sched.divergence is None and \
+                    len(sched.trace) < len(sched.expected):
+                index = len(sched.trace)
+                missed = sched._entry_text(sched.expected[index])
+                sched.divergence = (
+                    f'the replay diverged at step {index + 1}: it ended '
+                    f'there, the recorded run went on to step '
+                    f'{len(sched.expected)} (next: {missed})')
+            sched.release()
+            bubble.sched = None
+        for journal in list(self._journals):
+            self._take_journal(journal)
+        digest, entries = self._digest, self._entries
+        self._result = _last = ScheduleResult(
+            seed=self.seed, strategy=self.strategy, steps=sched.step,
+            switches=sched.switches, preemptions=sched.preemptions,
+            fingerprint=sched.fingerprint(), journal=digest.hexdigest()[:16],
+            journal_entries=entries, causes=list(sched.causes),
+            divergence=sched.divergence, decisions=list(sched.decisions),
+            trace=list(sched.trace), names=dict(sched.names))
+        if sched.divergence is not None:
+            raise ScheduleError(sched.divergence)
+
+    def _take_journal(self, journal: journal_mod.Journal) -> None:
+        """Add a journal's entries to the digest, once: before it is
+        cleared (a bus's cleanup) or at the end."""
+        if journal not in self._journals:
+            return
+        self._journals.remove(journal)
+        self._digest.update(f'journal {journal.recorded}\n'.encode())
+        for entry in journal.entries():
+            self._digest.update(f'{entry!r} {entry.virtual!r}\n'.encode())
+            self._entries += 1
+
+    def result(self) -> ScheduleResult:
+        """What the run did; complete once the fixture is cleaned up."""
+        if self._result is None:
+            raise ScheduleError('the schedule has not finished: read its '
+                                'result after the fixture\'s cleanup')
+        return self._result
+
+    def _render(self) -> str:
+        if self._result is not None:
+            return self._result.summary()
+        sched = self.sched
+        return (f'seed {self.seed} ({self.strategy}): {sched.step} steps '
+                f'so far')
+
+
+def attach_requested(clock: clock_mod.ClockFixture) -> None:
+    """Put a `ClockFixture` just set up on the requested schedule, if any.
+    """
+    options = requested()
+    if options is not None:
+        clock.useFixture(ScheduleFixture(**options))

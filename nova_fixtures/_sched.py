@@ -35,6 +35,8 @@ from __future__ import annotations
 
 import _thread
 import hashlib
+import linecache
+import os
 import random
 import sys
 from typing import Any
@@ -52,6 +54,35 @@ get_ident = _thread.get_ident
 _VERBS = {'acquire': 'took', 'release': 'released', 'start': 'started',
           'exit': 'exited', 'wake': 'woke from', 'enter': 'began',
           'block': 'blocked on'}
+_readable_cache: dict[str, str] = {}
+
+
+def _readable(what: str) -> str:
+    """``lock self.instance (gallery/services.py:22)`` for a step's
+    ``what`` naming a lock's creation site ``/path/file.py:22``: the name
+    the creating line assigns it to, and the path from the working
+    directory. Else ``what`` unchanged."""
+    known = _readable_cache.get(what)
+    if known is not None:
+        return known
+    prefix, _, site = what.rpartition(' ')
+    path, _, line = site.rpartition(':')
+    text = what
+    if path and line.isdigit():
+        source = linecache.getline(path, int(line)).strip()
+        target = source.split('=', 1)[0].strip() if '=' in source and \
+            '==' not in source.split('=', 1)[0] + '=' else ''
+        try:
+            short = os.path.relpath(path)
+        except ValueError:
+            short = path
+        if short.startswith('..'):
+            short = path
+        name = f'{target} ' if target.replace('.', '').replace(
+            '_', '').isalnum() else ''
+        text = f'{prefix + " " if prefix else ""}{name}({short}:{line})'
+    _readable_cache[what] = text
+    return text
 
 
 class Scheduler:
@@ -62,7 +93,8 @@ class Scheduler:
     :param strategy: ``'random'`` (a uniform pick at each point) or
         ``'pct'`` (priorities, ``depth - 1`` change points among ``steps``).
     :param depth: PCT's bug depth ``d``.
-    :param steps: PCT's estimate of the number of steps ``k``.
+    :param steps: PCT's estimate ``k`` of the number of steps with a choice
+        (more than one runnable thread).
     :param expected: the trace of an earlier run with the same schedule,
         to report where this one diverges from it.
     :param forced: ``{(tid, kind, what, n): tid}``: at the ``n``-th time
@@ -92,6 +124,7 @@ class Scheduler:
         self.outside: dict[int, int] = {}
         self.pending: dict[int, tuple[str, str]] = {}
         self.step = 0
+        self.choices = 0
         self.switches = 0
         self.preemptions = 0
         self.trace: list[list[Any]] = []
@@ -99,7 +132,7 @@ class Scheduler:
         self.expected = expected
         self.divergence: str | None = None
         self.forced = forced
-        self.seen: dict[tuple[Any, ...], int] = {}
+        self.seen: dict[tuple[int | None, str, str], int] = {}
         self.decisions: list[dict[str, Any]] = []
         self._batch = 0
         self.priority: dict[int, float] = {}
@@ -127,7 +160,7 @@ class Scheduler:
         gate.acquire()
         self.gates[tid] = gate
         self.runnable.add(tid)
-        self.pending[tid] = ('start', name)
+        self.pending[tid] = ('enter', '')
         # NOTE(sched): PCT gives each thread a random priority in (1, 2);
         # change points lower the running one below every start priority.
         self.priority[tid] = 1 + self.rng.random()
@@ -303,12 +336,15 @@ class Scheduler:
             self._record(tid, kind, what, None)
             return None
         self.step += 1
-        step = self.step
+        if len(candidates) > 1:
+            self.choices += 1
         if self.forced is not None:
             chosen = self._forced_choice(tid, kind, what, candidates, stays)
         elif self.strategy == 'pct':
-            if tid is not None and step in self.change_points:
-                self.priority[tid] = -self.change_points[step]
+            # NOTE(sched): PCT counts the steps that have a choice.
+            if len(candidates) > 1:
+                if tid is not None and self.choices in self.change_points:
+                    self.priority[tid] = -self.change_points[self.choices]
             chosen = max(candidates, key=self.priority.__getitem__)
         elif len(candidates) > 1:
             chosen = candidates[self.rng.randrange(len(candidates))]
@@ -325,9 +361,7 @@ class Scheduler:
             self.decisions.append({
                 'key': self._key(tid, kind, what), 'to': chosen,
                 'text': self._describe(tid, kind, what, chosen)})
-        if tid is not None:
-            self.seen[(tid, kind, what)] = \
-                self.seen.get((tid, kind, what), 0) + 1
+        self.seen[(tid, kind, what)] = self.seen.get((tid, kind, what), 0) + 1
         self.current = chosen
         if chosen != tid:
             self.switches += 1
@@ -336,8 +370,10 @@ class Scheduler:
         return chosen
 
     def _key(self, tid: int | None, kind: str, what: str) -> list[Any]:
-        n = self.seen.get((tid, kind, what), 0) if tid is not None else 0
-        return [tid, kind, what, n]
+        """Which step: the ``n``-th time ``tid`` reached ``kind what``
+        (steps move when earlier decisions change; this key moves less).
+        """
+        return [tid, kind, what, self.seen.get((tid, kind, what), 0)]
 
     def _forced_choice(self, tid: int | None, kind: str, what: str,
                        candidates: list[int], stays: bool) -> int:
@@ -384,15 +420,19 @@ class Scheduler:
 
     def _describe(self, tid: int | None, kind: str, what: str,
                   chosen: int) -> str:
+        """``"B" took <lock> before "A" released <lock>``: the picked
+        thread's pending step, then the one it went before."""
         other_kind, other_what = self.pending.get(chosen, ('run', ''))
         other = f'"{self.names[chosen]}" {_VERBS.get(other_kind, other_kind)}'
         if other_what:
-            other += f' {other_what}'
+            other += f' {_readable(other_what)}'
         if tid is None:
             return f'{other} first'
         me = f'"{self.names[tid]}" {_VERBS.get(kind, kind)}'
-        if what:
-            me += f' {what}'
+        if what and kind != 'start':
+            me += f' {_readable(what)}'
+        elif kind == 'start':
+            me += f' "{what}"'
         return f'{other} before {me}'
 
     def _cause(self, text: str) -> None:

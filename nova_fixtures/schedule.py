@@ -10,6 +10,7 @@ from __future__ import annotations
 import _thread
 import dataclasses
 import hashlib
+import json
 import os
 import random
 import sys
@@ -56,6 +57,8 @@ class ScheduleResult:
 
     :ivar seed: the seed. :ivar strategy: ``'random'`` or ``'pct'``.
     :ivar steps: how many decisions the scheduler took.
+    :ivar choices: how many of them had more than one thread to pick from
+        (PCT's ``steps`` estimate for this test).
     :ivar switches: how many of them passed control to another thread.
     :ivar preemptions: switches away from a thread that could go on.
     :ivar fingerprint: a digest of the whole decision trace.
@@ -73,6 +76,7 @@ class ScheduleResult:
     seed: int
     strategy: str
     steps: int
+    choices: int
     switches: int
     preemptions: int
     fingerprint: str
@@ -173,10 +177,10 @@ def _check(options: Mapping[str, Any]) -> None:
                          f'{", ".join(map(repr, STRATEGIES))}, got '
                          f'{strategy!r}')
     stall = options.get('stall', 2.0)
-    if not isinstance(stall, (int, float)) or isinstance(stall, bool) or \
-            not stall > 0:
-        raise ValueError(f'stall must be a number of seconds > 0, got '
-                         f'{stall!r}')
+    if stall is not None and (not isinstance(stall, (int, float)) or
+                              isinstance(stall, bool) or not stall > 0):
+        raise ValueError(f'stall must be a number of seconds > 0 or None, '
+                         f'got {stall!r}')
 
 
 class ScheduleFixture(_state.GuardedFixture):
@@ -206,10 +210,12 @@ class ScheduleFixture(_state.GuardedFixture):
     :param expected: the ``trace`` of a recorded run: a replay that leaves
         it fails the test with `ScheduleError`, naming the first step that
         differs.
-    :param forced: decisions to take (``{(tid, kind, what, n): tid}``),
-        every other one keeping the running thread (shrinking).
+    :param forced: decisions to take (``{(tid, kind, what, n): tid}``, or
+        the key as a JSON list), every other one keeping the running
+        thread (shrinking).
     :param stall: real seconds a running test thread may make no progress
-        and use no CPU before the schedule lets every thread go.
+        and use no CPU before the schedule lets every thread go; None:
+        never (a debugger may stop a thread for as long as it likes).
 
     Example::
 
@@ -221,7 +227,7 @@ class ScheduleFixture(_state.GuardedFixture):
                  steps: int = 2000,
                  expected: list[list[Any]] | None = None,
                  forced: Mapping[tuple[Any, ...], int] | None = None,
-                 stall: float = 2.0) -> None:
+                 stall: float | None = 2.0) -> None:
         super().__init__()
         _check({'seed': seed, 'strategy': strategy, 'depth': depth,
                 'steps': steps, 'stall': stall})
@@ -231,7 +237,8 @@ class ScheduleFixture(_state.GuardedFixture):
         self.steps = steps
         self.expected = expected
         self.forced = None if forced is None else {
-            tuple(k): v for k, v in forced.items()}
+            tuple(json.loads(k) if isinstance(k, str) else k): v
+            for k, v in forced.items()}
         self.stall = stall
         self._result: ScheduleResult | None = None
 
@@ -278,7 +285,8 @@ class ScheduleFixture(_state.GuardedFixture):
         self._seed_randomness()
         self.addDetail('nova-fixtures:schedule',
                        _state.lazy_text(self._render))
-        self._start_watchdog()
+        if self.stall is not None:
+            self._start_watchdog(self.stall)
         self.addCleanup(self._finish)
         self._ready()
 
@@ -298,11 +306,11 @@ class ScheduleFixture(_state.GuardedFixture):
 
         self.useFixture(fixtures.MonkeyPatch('uuid.uuid4', uuid4))
 
-    def _start_watchdog(self) -> None:
+    def _start_watchdog(self, stall: float) -> None:
         """A raw thread (not a test thread, not in ``threading``) that lets
         every thread go when the running one is stuck outside any
         instrumented wait: no step for ``stall`` real seconds, no CPU."""
-        sched, bubble, stall = self.sched, self.bubble, self.stall
+        sched, bubble = self.sched, self.bubble
         stop = _thread.allocate_lock()
         stop.acquire()
         done = _thread.allocate_lock()
@@ -379,6 +387,7 @@ class ScheduleFixture(_state.GuardedFixture):
         digest, entries = self._digest, self._entries
         self._result = _last = ScheduleResult(
             seed=self.seed, strategy=self.strategy, steps=sched.step,
+            choices=sched.choices,
             switches=sched.switches, preemptions=sched.preemptions,
             fingerprint=sched.fingerprint(), journal=digest.hexdigest()[:16],
             journal_entries=entries, causes=list(sched.causes),

@@ -1,0 +1,169 @@
+"""Services with one concurrency bug each (see `examples.gallery.bugs`).
+
+Every lock here is made when the service is, inside the test, so that it is
+one of the clock's locks and a sync point of a schedule.
+"""
+
+import threading
+
+from examples.cloud import compute
+from examples.cloud import scheduler
+
+# NOTE(gallery): long enough that a test's own wait gives up first.
+GIVE_UP = 60
+
+
+class Ledger:
+    """What a conductor and a compute share: two locks and who got both.
+    """
+
+    def __init__(self):
+        self.resources = threading.Lock()   # "compute_resources"
+        self.instance = threading.Lock()    # "instance-<uuid>"
+        self.done = threading.Semaphore(0)
+        self.finished = []
+        self.audit = Audit()
+
+
+class Audit:
+    """A log of what happened, behind a lock of its own."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.entries = []
+
+    def note(self, *what):
+        for item in what:
+            with self._lock:
+                self.entries.append(item)
+
+
+def _take(lock, what):
+    if not lock.acquire(timeout=GIVE_UP):
+        raise RuntimeError(f'gave up waiting for {what}')
+
+
+class ResizeConductor:
+    """Confirms a resize: the resource tracker's lock, then the instance's.
+    """
+
+    def __init__(self, ledger):
+        self.ledger = ledger
+
+    def confirm_resize(self, ctxt):
+        ledger = self.ledger
+        with ledger.resources:
+            ledger.audit.note('claim', 'confirm')
+            _take(ledger.instance, 'the instance lock')
+            try:
+                ledger.finished.append('confirm_resize')
+            finally:
+                ledger.instance.release()
+        ledger.done.release()
+
+
+class UsageCompute:
+    """Updates usage: the instance's lock, then the tracker's (BUG: the
+    other order)."""
+
+    def __init__(self, ledger):
+        self.ledger = ledger
+
+    def update_usage(self, ctxt):
+        ledger = self.ledger
+        with ledger.instance:
+            ledger.audit.note('usage', 'update')
+            _take(ledger.resources, 'the resource tracker lock')
+            try:
+                ledger.finished.append('update_usage')
+            finally:
+                ledger.resources.release()
+        ledger.done.release()
+
+
+class BuildTracker:
+    """A compute that signals when its build is done."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self.built = False
+        self.audit = Audit()
+
+    def build(self, ctxt):
+        with self._cond:
+            self.built = True
+            self._cond.notify_all()
+
+    def wait_built(self, timeout):
+        """BUG: reads the flag outside the lock: a build finishing between
+        the read and the wait notifies nobody."""
+        if self.built:
+            return True
+        self.audit.note('waiting', 'for the build')
+        with self._cond:
+            return self._cond.wait(timeout)
+
+
+class NameTaken(Exception):
+    pass
+
+
+class NameRegistry:
+    """A conductor that gives each server a unique name."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.servers = {}
+        self.outcomes = []
+        self.done = threading.Semaphore(0)
+        self.audit = Audit()
+
+    def create(self, ctxt, name, server_id):
+        try:
+            with self._lock:
+                taken = name in self.servers
+            if taken:
+                raise NameTaken(name)
+            self.audit.note('name', name, 'free')
+            # BUG: no second look under the lock before claiming the name.
+            with self._lock:
+                self.servers[name] = server_id
+            self.outcomes.append(('created', server_id))
+        except NameTaken:
+            self.outcomes.append(('taken', server_id))
+        finally:
+            self.done.release()
+
+
+class ReportingCompute(compute.ComputeManager):
+    """The example cloud's compute, reporting its free slots to the
+    schedulers (a fanout) right after each build (a cast) instead of on a
+    timer; BUG: the report is sent outside the lock that computed it, so
+    an older report can overtake a newer one."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.builds = threading.Semaphore(0)
+
+    def build(self, ctxt, server_id, name):
+        super().build(ctxt, server_id, name)
+        with self._lock:
+            free = self.slots - len(self.instances)
+        self._schedulers.cast({}, 'report_host', host=self.host,
+                              cell=self.cell, free=free)
+        self.builds.release()
+
+    def _heartbeat(self, context):
+        """No periodic report: only builds report."""
+
+
+class CountingScheduler(scheduler.SchedulerManager):
+    """The example cloud's scheduler, counting the reports it applied."""
+
+    def __init__(self, name):
+        super().__init__(name)
+        self.reports = threading.Semaphore(0)
+
+    def report_host(self, ctxt, host, cell, free):
+        super().report_host(ctxt, host, cell, free)
+        self.reports.release()

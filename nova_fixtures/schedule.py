@@ -10,6 +10,7 @@ from __future__ import annotations
 import _thread
 import dataclasses
 import hashlib
+import itertools
 import json
 import os
 import random
@@ -305,6 +306,13 @@ class ScheduleFixture(_state.GuardedFixture):
             return _REAL_UUID4()
 
         self.useFixture(fixtures.MonkeyPatch('uuid.uuid4', uuid4))
+        # NOTE(schedule): memory:// message ids: a per-process prefix and
+        # a process-wide counter; per seed and from 0, for the journal.
+        prefix = f'{random.Random(f"ids:{self.seed}").getrandbits(64):016x}'
+        self.useFixture(fixtures.MonkeyPatch(
+            'fake_transport.driver._ID_PREFIX', prefix))
+        self.useFixture(fixtures.MonkeyPatch(
+            'fake_transport.driver._id_counter', itertools.count()))
 
     def _start_watchdog(self, stall: float) -> None:
         """A raw thread (not a test thread, not in ``threading``) that lets

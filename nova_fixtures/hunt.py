@@ -48,14 +48,15 @@ def load(test_id: str) -> unittest.TestCase:
     tests = list(_flatten(suite))
     failed = [t for t in tests if type(t).__name__ == '_FailedTest']
     if failed:
-        error = getattr(failed[0], '_exception', None)
-        raise HuntError(f'no test {test_id!r}: {error}')
+        error = str(getattr(failed[0], '_exception', '?')).strip()
+        raise HuntError(f'no test {test_id!r}: {error.splitlines()[-1]}')
     if len(tests) != 1 or tests[0].id() != test_id:
         raise HuntError(
             f'{test_id!r} names {len(tests)} tests; give the id of one '
             f'(such as {tests[0].id() if tests else "module.Class.test"})')
     test = tests[0]
-    if isinstance(test, testcase_mod.TestCase) and test.USE_CLOCK:
+    if isinstance(test, testcase_mod.TestCase) and (
+            test.USE_CLOCK or test.SCHEDULE_SEED is not None):
         return test
     wrapped = virtual_time.apply_clock(unittest.TestSuite([test]))
     return next(iter(_flatten(wrapped)))

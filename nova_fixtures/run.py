@@ -3,6 +3,7 @@
 Usage::
 
     python -m nova_fixtures.run [--transport memory] [--clock] [--deadlocks]
+        [--schedule SEED [--schedule-strategy pct|random]]
         [--tests PREFIX ...] [--exclude REGEX ...] [--adapter NAME]
         [--context-handle KEY ...] -- <command>
 
@@ -20,6 +21,10 @@ returns whose id starts with a ``--tests`` prefix set up, before its own
   fresh ``memory://`` bus of its own, forgotten at cleanup.
 * ``--clock`` (``NOVA_FIXTURES_CLOCK=1``): a `ClockFixture`.
 * ``--deadlocks`` (``NOVA_FIXTURES_DEADLOCKS=1``): a `DeadlockFixture`.
+* ``--schedule SEED`` (``NOVA_FIXTURES_SCHEDULE=SEED``, with
+  ``NOVA_FIXTURES_SCHEDULE_STRATEGY``): the clock, and every clock set up
+  in those processes, runs its threads one at a time in the order the seed
+  picks (`nova_fixtures.schedule.ScheduleFixture`).
 * ``--exclude REGEX`` (``NOVA_FIXTURES_EXCLUDE``, one regex per line) and
   the `nova_fixtures.virtual_time.real_time` decorator: tests that need
   real time (they wait for a subprocess, say) run without the clock and
@@ -79,12 +84,20 @@ class RunSettings:
     transport: str = ''
     clock: bool = False
     deadlocks: bool = False
+    schedule: int | None = None
+    schedule_strategy: str = ''
     tests: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     adapter: str = ''
     context_handles: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        if self.schedule is not None and self.schedule < 0:
+            raise RunError(f'schedule seed {self.schedule}: a seed is a '
+                           f'whole number >= 0')
+        if self.schedule_strategy not in ('', 'random', 'pct'):
+            raise RunError(f"schedule strategy {self.schedule_strategy!r}: "
+                           f"choose 'random' or 'pct'")
         if self.transport not in ('', 'memory'):
             raise RunError(
                 f"transport {self.transport!r}: the only transport to "
@@ -106,9 +119,16 @@ class RunSettings:
                      | None = None) -> 'RunSettings':
         """Read the ``NOVA_FIXTURES_*`` variables."""
         env = os.environ if environ is None else environ
+        seed = env.get('NOVA_FIXTURES_SCHEDULE', '').strip()
+        if seed and not (seed.isascii() and seed.isdigit()):
+            raise RunError(f'NOVA_FIXTURES_SCHEDULE {seed!r}: a seed is a '
+                           f'whole number >= 0')
         return cls(
             transport=env.get('NOVA_FIXTURES_TRANSPORT', '').strip(),
-            clock=_flag(env, 'NOVA_FIXTURES_CLOCK'),
+            clock=_flag(env, 'NOVA_FIXTURES_CLOCK') or bool(seed),
+            schedule=int(seed) if seed else None,
+            schedule_strategy=env.get(
+                'NOVA_FIXTURES_SCHEDULE_STRATEGY', '').strip(),
             deadlocks=_flag(env, 'NOVA_FIXTURES_DEADLOCKS'),
             tests=tuple(p for p in env.get('NOVA_FIXTURES_TESTS', '')
                         .split(',') if p),
@@ -127,6 +147,9 @@ class RunSettings:
             'NOVA_FIXTURES_TRANSPORT': self.transport,
             'NOVA_FIXTURES_CLOCK': '1' if self.clock else '0',
             'NOVA_FIXTURES_DEADLOCKS': '1' if self.deadlocks else '0',
+            'NOVA_FIXTURES_SCHEDULE': '' if self.schedule is None
+            else str(self.schedule),
+            'NOVA_FIXTURES_SCHEDULE_STRATEGY': self.schedule_strategy,
             'NOVA_FIXTURES_TESTS': ','.join(self.tests),
             'NOVA_FIXTURES_EXCLUDE': '\n'.join(self.exclude),
             'NOVA_FIXTURES_ADAPTER': self.adapter,
@@ -190,6 +213,11 @@ def _parser() -> argparse.ArgumentParser:
                         help='run each test on a ClockFixture')
     parser.add_argument('--deadlocks', action='store_true', default=None,
                         help='run each test under a DeadlockFixture')
+    parser.add_argument('--schedule', type=int, metavar='SEED',
+                        help='run the threads of each test one at a time, '
+                             'in the order SEED picks (implies --clock)')
+    parser.add_argument('--schedule-strategy', choices=['random', 'pct'],
+                        help='how the schedule picks (default random)')
     parser.add_argument('--tests', action='append', metavar='PREFIX',
                         help='wrap only tests whose id starts with PREFIX '
                              '(repeatable; default: all)')
@@ -210,9 +238,13 @@ def _parser() -> argparse.ArgumentParser:
 def _settings(args: argparse.Namespace,
               environ: dict[str, str] | os._Environ[str]) -> RunSettings:
     base = RunSettings.from_environ(environ)
+    schedule = base.schedule if args.schedule is None else args.schedule
     return RunSettings(
         transport=args.transport or base.transport,
-        clock=base.clock if args.clock is None else args.clock,
+        clock=(base.clock if args.clock is None else args.clock) or
+        schedule is not None,
+        schedule=schedule,
+        schedule_strategy=args.schedule_strategy or base.schedule_strategy,
         deadlocks=base.deadlocks if args.deadlocks is None
         else args.deadlocks,
         tests=tuple(args.tests) if args.tests else base.tests,

@@ -13,6 +13,7 @@ from nova_fixtures import clock as clock_mod
 from nova_fixtures import deadlock
 from nova_fixtures import eventlet_guard
 from nova_fixtures import hang
+from nova_fixtures import schedule as schedule_mod
 from nova_fixtures import services
 from nova_fixtures import threads
 from nova_fixtures import transport as transport_mod
@@ -35,6 +36,11 @@ class TestCase(base.BaseTestCase):
       virtual time.
     * ``DETECT_DEADLOCKS = True`` adds ``self.deadlocks``, a
       `DeadlockFixture` (after the clock, before the bus).
+    * ``SCHEDULE_SEED = <int>`` runs the test's threads one at a time in
+      the order the seed picks (``self.schedule``, a `ScheduleFixture`
+      right after the clock, which it implies; ``SCHEDULE_OPTIONS`` for
+      its other arguments). A schedule asked for by ``python -m
+      nova_fixtures.hunt`` or ``NOVA_FIXTURES_SCHEDULE`` takes its place.
     * a hang report on ``OS_TEST_TIMEOUT`` (detail
       ``nova-fixtures:hang-report``): every thread's stack, the locks test
       threads hold and wait for, the messages in flight on every bus the
@@ -62,6 +68,8 @@ class TestCase(base.BaseTestCase):
     DETECT_DEADLOCKS = False
     CLOCK_OPTIONS: Mapping[str, Any] = {}
     DEADLOCK_OPTIONS: Mapping[str, Any] = {}
+    SCHEDULE_SEED: int | None = None
+    SCHEDULE_OPTIONS: Mapping[str, Any] = {}
     TRANSPORT_OPTIONS: Mapping[str, Any] = {}
 
     def setUp(self) -> None:
@@ -72,9 +80,13 @@ class TestCase(base.BaseTestCase):
             self.useFixture(eventlet_guard.NoEventletFixture())
         if self.CHECK_THREAD_LEAKS:
             self.thread_leaks = self.useFixture(threads.ThreadLeakFixture())
-        if self.USE_CLOCK:
+        if self.USE_CLOCK or self.SCHEDULE_SEED is not None:
             self.clock = self.useFixture(clock_mod.ClockFixture(
                 **self.CLOCK_OPTIONS))
+            if self.SCHEDULE_SEED is not None and \
+                    self.clock.bubble.sched is None:
+                self.schedule = self.useFixture(schedule_mod.ScheduleFixture(
+                    seed=self.SCHEDULE_SEED, **self.SCHEDULE_OPTIONS))
         if self.DETECT_DEADLOCKS:
             self.deadlocks = self.useFixture(deadlock.DeadlockFixture(
                 **self.DEADLOCK_OPTIONS))

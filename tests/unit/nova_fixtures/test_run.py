@@ -61,6 +61,20 @@ class TestRunASuite(testtools.TestCase):
             'NOVA_FIXTURES_EXCLUDE': r'\.TestNeedsRealTime\.',
             'NOVA_FIXTURES_CONTEXT_HANDLES': 'db_connection'}))
 
+    def test_a_schedule_reaches_the_tests(self):
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith('NOVA_FIXTURES_')}
+        command = [sys.executable, '-m', 'nova_fixtures.run', '--schedule',
+                   '12', '--schedule-strategy', 'pct', '--',
+                   sys.executable, '-m', 'testtools.run', 'check_schedule']
+        done = subprocess.run(command, cwd=SUITE_DIR, env=env, timeout=120,
+                              capture_output=True, text=True)
+        self.addDetail('child-output', testtools.content.text_content(
+            done.stdout + done.stderr))
+        self.assertEqual(0, done.returncode)
+        self.assertIn('Ran 1 test', done.stdout)
+        self.assertNotIn('skip', done.stdout.lower())
+
     def test_without_the_redirect_the_suite_fails_as_it_should(self):
         # NOTE(test_run): the suite asserts what the run changes; without
         # --transport its fake: transports stay fake, and the scenarios'
@@ -116,6 +130,12 @@ class TestBadInput(testtools.TestCase):
             "'maybe': write 1 or 0 (or true, false, yes, no)",
             self.main(['--', 'true'], {'NOVA_FIXTURES_CLOCK': 'maybe'}))
 
+    def test_a_schedule_seed_that_is_no_seed(self):
+        self.assertEqual(
+            "python -m nova_fixtures.run: error: NOVA_FIXTURES_SCHEDULE "
+            "'x': a seed is a whole number >= 0",
+            self.main(['--', 'true'], {'NOVA_FIXTURES_SCHEDULE': 'x'}))
+
     def test_a_context_handle_that_is_no_key(self):
         self.assertEqual(
             "python -m nova_fixtures.run: error: context handle 'db-conn' "
@@ -135,7 +155,8 @@ class TestSettings(testtools.TestCase):
 
     def test_round_trip_through_the_environment(self):
         settings = run.RunSettings(
-            transport='memory', clock=True, deadlocks=True,
+            transport='memory', clock=True, deadlocks=True, schedule=7,
+            schedule_strategy='pct',
             tests=('a.b', 'c'), exclude=(r'\.X\.', 'y$'), adapter='nova',
             context_handles=('db_connection', 'mq_connection'))
         self.assertEqual(settings,

@@ -395,3 +395,35 @@ class TestMisuse(ScheduleTestCase):
         clock = self.useFixture(nova_fixtures.ClockFixture())
         self.assertEqual(5, clock.bubble.sched.seed)
         self.assertEqual('pct', clock.bubble.sched.strategy)
+
+
+class TestTestCase(ScheduleTestCase):
+
+    def run_inner(self, **env):
+        seen = {}
+
+        class Inner(nova_fixtures.TestCase):
+            SCHEDULE_SEED = 9
+            SCHEDULE_OPTIONS = {'strategy': 'pct'}
+
+            def test_it(self):
+                sched = self.clock.bubble.sched
+                seen.update(seed=sched.seed, strategy=sched.strategy,
+                            own=hasattr(self, 'schedule'))
+                workers(count=2, rounds=1)
+
+        for name, value in env.items():
+            self.useFixture(fixtures.EnvironmentVariable(name, value))
+        result = testtools.TestResult()
+        Inner('test_it').run(result)
+        self.assertTrue(result.wasSuccessful(), result.errors)
+        return seen
+
+    def test_schedule_seed_runs_the_test_on_its_schedule(self):
+        self.assertEqual({'seed': 9, 'strategy': 'pct', 'own': True},
+                         self.run_inner())
+        self.assertEqual(9, schedule.last_result().seed)
+
+    def test_a_requested_schedule_takes_its_place(self):
+        self.assertEqual({'seed': 4, 'strategy': 'random', 'own': False},
+                         self.run_inner(NOVA_FIXTURES_SCHEDULE='4'))

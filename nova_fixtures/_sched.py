@@ -102,7 +102,7 @@ class Scheduler:
         other decision keeps the current thread running (shrinking).
     """
 
-    def __init__(self, core: Any, seed: int, strategy: str = 'random',
+    def __init__(self, core: Any, seed: int, strategy: str = 'pct',
                  depth: int = 3, steps: int = 2000,
                  expected: list[list[Any]] | None = None,
                  forced: dict[tuple[Any, ...], int] | None = None) -> None:
@@ -127,13 +127,13 @@ class Scheduler:
         self.choices = 0
         self.switches = 0
         self.preemptions = 0
-        self.trace: list[list[Any]] = []
+        self.trace: list[tuple[Any, ...]] = []
         self.causes: list[str] = []
         self.expected = expected
         self.divergence: str | None = None
         self.forced = forced
         self.seen: dict[tuple[int | None, str, str], int] = {}
-        self.decisions: list[dict[str, Any]] = []
+        self.decisions: list[tuple[Any, ...]] = []
         self._batch = 0
         self.priority: dict[int, float] = {}
         self.change_points: dict[int, int] = {}
@@ -141,7 +141,6 @@ class Scheduler:
             points = self.rng.sample(range(1, max(steps, depth) + 1),
                                      depth - 1)
             self.change_points = {s: i + 1 for i, s in enumerate(points)}
-        self._fingerprint = hashlib.sha256()
 
     # Threads ---------------------------------------------------------------
 
@@ -328,46 +327,59 @@ class Scheduler:
 
         ``stays``: the calling member ``tid`` stays runnable (a point);
         else it is blocking or leaving (or ``tid`` is None: nobody had the
-        baton). Returns whom the baton went to.
+        baton). Returns whom the baton went to. Kept cheap: a test takes
+        hundreds of thousands of steps.
         """
-        candidates = sorted(self.runnable)
-        if not candidates:
+        runnable = self.runnable
+        if not runnable:
             self.current = None
-            self._record(tid, kind, what, None)
+            self._record((tid, kind, what, None))
             return None
         self.step += 1
-        if len(candidates) > 1:
+        default: int | None
+        if len(runnable) == 1:
+            for chosen in runnable:
+                default = chosen
+        else:
             self.choices += 1
-        if self.forced is not None:
-            chosen = self._forced_choice(tid, kind, what, candidates, stays)
-        elif self.strategy == 'pct':
-            # NOTE(sched): PCT counts the steps that have a choice.
-            if len(candidates) > 1:
+            candidates = sorted(runnable)
+            default = tid if stays else candidates[0]
+            if self.forced is not None:
+                chosen = self._forced_choice(tid, kind, what, candidates,
+                                             default)
+            elif self.strategy == 'pct':
                 if tid is not None and self.choices in self.change_points:
                     self.priority[tid] = -self.change_points[self.choices]
-            chosen = max(candidates, key=self.priority.__getitem__)
-        elif len(candidates) > 1:
-            chosen = candidates[self.rng.randrange(len(candidates))]
-        else:
-            chosen = candidates[0]
-        self._record(tid, kind, what, chosen)
+                chosen = max(candidates, key=self.priority.__getitem__)
+            else:
+                chosen = candidates[self.rng.randrange(len(candidates))]
+        self._record((tid, kind, what, chosen))
         if not self.enabled:
             # NOTE(sched): the replay diverged here and let everyone go.
             return tid
-        default = tid if stays else candidates[0]
+        key = (tid, kind, what)
         if chosen != default:
             if stays:
                 self.preemptions += 1
-            self.decisions.append({
-                'key': self._key(tid, kind, what), 'to': chosen,
-                'text': self._describe(tid, kind, what, chosen)})
-        self.seen[(tid, kind, what)] = self.seen.get((tid, kind, what), 0) + 1
+            self.decisions.append(
+                (key, self.seen.get(key, 0), chosen,
+                 self.pending.get(chosen, ('run', ''))))
+        self.seen[key] = self.seen.get(key, 0) + 1
         self.current = chosen
         if chosen != tid:
             self.switches += 1
             self.open.add(chosen)
             self.gates[chosen].release()
         return chosen
+
+    def decision_list(self) -> list[dict[str, Any]]:
+        """The decisions a default scheduler (keep the running thread, else
+        the first runnable one) would not take: their keys (for ``forced``),
+        whom they picked and what that meant."""
+        return [{'key': [*key, n], 'to': chosen,
+                 'text': self._describe(key[0], key[1], key[2], chosen,
+                                        pending)}
+                for key, n, chosen, pending in self.decisions]
 
     def _key(self, tid: int | None, kind: str, what: str) -> list[Any]:
         """Which step: the ``n``-th time ``tid`` reached ``kind what``
@@ -376,26 +388,21 @@ class Scheduler:
         return [tid, kind, what, self.seen.get((tid, kind, what), 0)]
 
     def _forced_choice(self, tid: int | None, kind: str, what: str,
-                       candidates: list[int], stays: bool) -> int:
+                       candidates: list[int], default: int | None) -> int:
         assert self.forced is not None
         key = tuple(self._key(tid, kind, what))
         target = self.forced.get(key)
         if target is not None and target in candidates:
             return target
-        if stays and tid in candidates:
-            return tid
-        return candidates[0]
+        return candidates[0] if default is None else default
 
-    def _record(self, tid: int | None, kind: str, what: str,
-                chosen: int | None) -> None:
-        entry = [tid, kind, what, chosen]
+    def _record(self, entry: tuple[Any, ...]) -> None:
         self.trace.append(entry)
-        self._fingerprint.update(repr(entry).encode())
         expected = self.expected
         if expected is None or self.divergence is not None:
             return
         index = len(self.trace) - 1
-        if index < len(expected) and list(expected[index]) == entry:
+        if index < len(expected) and tuple(expected[index]) == entry:
             return
         frame = sys._getframe(1)
         if index >= len(expected):
@@ -410,19 +417,21 @@ class Scheduler:
         self.divergence = '\n'.join(lines)
         self.release()
 
-    def _entry_text(self, entry: list[Any]) -> str:
+    def _entry_text(self, entry: Any) -> str:
         tid, kind, what, chosen = entry
-        who = f'"{self.names.get(tid, tid)}"' if tid is not None else \
-            'nobody'
-        then = self.names.get(chosen, chosen) if chosen is not None else \
-            'nobody'
-        return f'{who} at {kind} {what} -> "{then}"'
+
+        def name(tid: int | None) -> str:
+            if tid is None:
+                return 'nobody'
+            return f'"{self.names.get(tid, f"thread #{tid}")}"'
+
+        return f'{name(tid)} at {kind} {what} -> {name(chosen)}'
 
     def _describe(self, tid: int | None, kind: str, what: str,
-                  chosen: int) -> str:
+                  chosen: int, pending: tuple[str, str]) -> str:
         """``"B" took <lock> before "A" released <lock>``: the picked
         thread's pending step, then the one it went before."""
-        other_kind, other_what = self.pending.get(chosen, ('run', ''))
+        other_kind, other_what = pending
         other = f'"{self.names[chosen]}" {_VERBS.get(other_kind, other_kind)}'
         if other_what:
             other += f' {_readable(other_what)}'
@@ -452,7 +461,11 @@ class Scheduler:
                 self.gates[tid].release()
 
     def fingerprint(self) -> str:
-        return self._fingerprint.hexdigest()[:16]
+        """A digest of the whole trace."""
+        digest = hashlib.sha256()
+        for entry in self.trace:
+            digest.update(repr(tuple(entry)).encode())
+        return digest.hexdigest()[:16]
 
 
 class _Batch:

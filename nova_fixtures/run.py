@@ -217,7 +217,7 @@ def _parser() -> argparse.ArgumentParser:
                         help='run the threads of each test one at a time, '
                              'in the order SEED picks (implies --clock)')
     parser.add_argument('--schedule-strategy', choices=['random', 'pct'],
-                        help='how the schedule picks (default random)')
+                        help='how the schedule picks (default pct)')
     parser.add_argument('--tests', action='append', metavar='PREFIX',
                         help='wrap only tests whose id starts with PREFIX '
                              '(repeatable; default: all)')

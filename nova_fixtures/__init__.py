@@ -27,6 +27,8 @@ from nova_fixtures.oslo_services import OsloServiceFixture
 from nova_fixtures.scatter import DID_NOT_RESPOND
 from nova_fixtures.scatter import scatter_gather
 from nova_fixtures.scatter import ScatterFaultsFixture
+from nova_fixtures.schedule import ScheduleError
+from nova_fixtures.schedule import ScheduleFixture
 from nova_fixtures.services import NotificationListenerFixture
 from nova_fixtures.services import ServiceFixture
 from nova_fixtures.testcase import TestCase
@@ -60,6 +62,8 @@ __all__ = [
     'PeriodicJitterFixture',
     'PromptExecutor',
     'ScatterFaultsFixture',
+    'ScheduleError',
+    'ScheduleFixture',
     'StopErrors',
     'ServiceFixture',
     'TestCase',

@@ -38,47 +38,41 @@ class Audit:
                 self.entries.append(item)
 
 
-def _take(lock, what):
-    if not lock.acquire(timeout=GIVE_UP):
-        raise RuntimeError(f'gave up waiting for {what}')
+class _Nested:
+    """Holds one of the ledger's locks while it takes the other."""
+
+    def __init__(self, ledger):
+        self.ledger = ledger
+
+    def _nested(self, first, second, what, step):
+        ledger = self.ledger
+        with first:
+            ledger.audit.note(step, 'begin')
+            if not second.acquire(timeout=GIVE_UP):
+                raise RuntimeError(f'gave up waiting for {what}')
+            try:
+                ledger.finished.append(step)
+            finally:
+                second.release()
+        ledger.done.release()
 
 
-class ResizeConductor:
+class ResizeConductor(_Nested):
     """Confirms a resize: the resource tracker's lock, then the instance's.
     """
 
-    def __init__(self, ledger):
-        self.ledger = ledger
-
     def confirm_resize(self, ctxt):
-        ledger = self.ledger
-        with ledger.resources:
-            ledger.audit.note('claim', 'confirm')
-            _take(ledger.instance, 'the instance lock')
-            try:
-                ledger.finished.append('confirm_resize')
-            finally:
-                ledger.instance.release()
-        ledger.done.release()
+        self._nested(self.ledger.resources, self.ledger.instance,
+                     'the instance lock', 'confirm_resize')
 
 
-class UsageCompute:
+class UsageCompute(_Nested):
     """Updates usage: the instance's lock, then the tracker's (BUG: the
     other order)."""
 
-    def __init__(self, ledger):
-        self.ledger = ledger
-
     def update_usage(self, ctxt):
-        ledger = self.ledger
-        with ledger.instance:
-            ledger.audit.note('usage', 'update')
-            _take(ledger.resources, 'the resource tracker lock')
-            try:
-                ledger.finished.append('update_usage')
-            finally:
-                ledger.resources.release()
-        ledger.done.release()
+        self._nested(self.ledger.instance, self.ledger.resources,
+                     'the resource tracker lock', 'update_usage')
 
 
 class BuildTracker:

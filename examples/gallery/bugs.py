@@ -64,9 +64,10 @@ class TestDuplicateName(GalleryTestCase):
 
 
 class TestStaleReport(GalleryTestCase):
-    """In the example cloud: two builds (casts) on a two-slot compute, each
-    followed by a report of free slots (a fanout); the older report may
-    overtake the newer and leave the scheduler believing in free room."""
+    """In the example cloud: a compute's heartbeat (a fanout of its free
+    slots) and a build (a cast) on a one-slot compute, which reports too;
+    the heartbeat's older count can reach the scheduler last and leave it
+    believing in room."""
 
     def test_scheduler_sees_a_full_compute(self):
         buses = self.useFixture(nova_fixtures.Deployment(cells=['cell1']))
@@ -74,16 +75,17 @@ class TestStaleReport(GalleryTestCase):
         buses.service(sched, 'scheduler', 'sched-1')
         compute = services.ReportingCompute('c1', 'cell1',
                                             buses.cells['cell1'], buses.api,
-                                            slots=2)
-        buses.service(compute, 'compute', 'c1', cell='cell1')
-        sched.hosts['c1'] = {'cell': 'cell1', 'free': 2}
+                                            slots=1)
+        buses.service(compute, 'compute', 'c1', cell='cell1',
+                      periodic=False)
+        sched.hosts['c1'] = {'cell': 'cell1', 'free': 1}
         client = buses.cells['cell1'].rpc_client('compute', 'c1')
-        for n in range(2):
-            client.cast({}, 'build', server_id=f'vm-{n}', name=f'vm-{n}')
+        client.cast({}, 'report')
+        client.cast({}, 'build', server_id='vm-0', name='vm-0')
+        self.assertTrue(compute.builds.acquire(timeout=10))
         for _ in range(2):
-            self.assertTrue(compute.builds.acquire(timeout=10))
             self.assertTrue(sched.reports.acquire(timeout=10))
         self.assertEqual(0, sched.hosts['c1']['free'],
-                         'a stale report of free slots overtook the newer '
-                         'one: the scheduler would place a third server on '
+                         'an older report of free slots reached the '
+                         'scheduler last: it would place a second server on '
                          'the full compute')

@@ -130,10 +130,12 @@ class NameRegistry:
 
 
 class ReportingCompute(compute.ComputeManager):
-    """The example cloud's compute, reporting its free slots to the
-    schedulers (a fanout) right after each build (a cast) instead of on a
-    timer; BUG: the report is sent outside the lock that computed it, so
-    an older report can overtake a newer one."""
+    """The example cloud's compute, with its heartbeat (a report of free
+    slots to the schedulers: a fanout) sent on demand (serve it with
+    ``periodic=False``) and after each build (a cast). BUG (the example cloud's
+    own): the heartbeat counts free slots under the lock but reports them
+    after releasing it, so a build can slip in between, report first, and
+    be overwritten by the older count."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -141,14 +143,11 @@ class ReportingCompute(compute.ComputeManager):
 
     def build(self, ctxt, server_id, name):
         super().build(ctxt, server_id, name)
-        with self._lock:
-            free = self.slots - len(self.instances)
-        self._schedulers.cast({}, 'report_host', host=self.host,
-                              cell=self.cell, free=free)
+        super()._heartbeat(ctxt)
         self.builds.release()
 
-    def _heartbeat(self, context):
-        """No periodic report: only builds report."""
+    def report(self, ctxt):
+        super()._heartbeat(ctxt)
 
 
 class CountingScheduler(scheduler.SchedulerManager):

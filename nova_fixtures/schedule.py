@@ -15,6 +15,7 @@ import json
 import os
 import random
 import sys
+import threading
 import time
 import uuid
 from typing import Any, Callable, Mapping
@@ -331,6 +332,17 @@ class ScheduleFixture(_state.GuardedFixture):
             except (OSError, AttributeError):
                 return None
 
+        def runnable(ident: int) -> bool:
+            """The OS says the thread runs or waits for a CPU (Linux's
+            ``/proc``): starved by a loaded machine, not blocked."""
+            thread = threading._active.get(ident)  # type: ignore
+            native = getattr(thread, 'native_id', None)
+            try:
+                with open(f'/proc/self/task/{native}/stat') as f:
+                    return f.read().rsplit(')', 1)[1].split()[0] == 'R'
+            except (OSError, IndexError):
+                return False
+
         def watch() -> None:
             try:
                 last: tuple[int, int | None] = (-1, None)
@@ -351,7 +363,7 @@ class ScheduleFixture(_state.GuardedFixture):
                         continue
                     used = cpu_of(ident)
                     if cpu is not None and used is not None and \
-                            used - cpu > stall / 10:
+                            used - cpu > stall / 10 or runnable(ident):
                         # NOTE(schedule): busy computing: not stuck.
                         last, since, cpu = now, time.perf_counter(), used
                         continue

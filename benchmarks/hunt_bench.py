@@ -24,7 +24,7 @@ Usage: ``python benchmarks/hunt_bench.py [--trials 5] [--plain-max 2000]
 """
 
 import argparse
-import json
+import functools
 import os
 import re
 import statistics
@@ -66,56 +66,23 @@ def plain_trial(test_id, limit):
     return limit
 
 
-def forked(jobs, work):
-    """Run ``work`` (callables returning JSON-able values) in forked
-    children, ``jobs`` at a time; their values, in order."""
-    results = [None] * len(work)
-    running = {}
-    pending = list(enumerate(work))
-    while pending or running:
-        while pending and len(running) < jobs:
-            index, fn = pending.pop(0)
-            read, write = os.pipe()
-            pid = os.fork()
-            if pid == 0:
-                os.close(read)
-                devnull = os.open(os.devnull, os.O_WRONLY)
-                os.dup2(devnull, 1)
-                os.dup2(devnull, 2)
-                with os.fdopen(write, 'w') as f:
-                    json.dump(fn(), f)
-                os._exit(0)
-            os.close(write)
-            running[pid] = (index, read)
-        pid, _ = os.wait()
-        index, read = running.pop(pid)
-        with os.fdopen(read) as f:
-            results[index] = json.load(f)
-    return results
-
-
 def hunt_seeds(test_id, strategy, jobs):
     """(first failing seed or None, failures in SEEDS seeds, steps): each
     seed in a process forked from this one, as the hunt runs them."""
-    runner = hunt._Runner(test_id, jobs, timeout=120)
+    runner = hunt.Runner(jobs, timeout=120)
     try:
         steps = 2000
         if strategy == 'pct':
-            runner.start('probe', {'seed': 0})
-            _, probe = runner.wait()
+            probe = runner.run('probe', hunt.scheduled_run(test_id,
+                                                           {'seed': 0}))
             steps = max(probe['schedule']['choices'], 1)
-        outcomes = {}
-        seeds = list(range(1, SEEDS + 1))
-        while seeds or runner.running:
-            while seeds and len(runner.running) < jobs:
-                seed = seeds.pop(0)
-                runner.start(seed, {'seed': seed, 'strategy': strategy,
-                                    'steps': steps})
-            seed, record = runner.wait()
-            outcomes[seed] = record['outcome'] not in ('pass', 'skip')
+        work = ((seed, hunt.scheduled_run(test_id, {
+            'seed': seed, 'strategy': strategy, 'steps': steps}))
+            for seed in range(1, SEEDS + 1))
+        failing = sorted(seed for seed, record in runner.each(work)
+                         if record['outcome'] not in ('pass', 'skip'))
     finally:
         runner.stop()
-    failing = sorted(seed for seed, failed in outcomes.items() if failed)
     return (failing[0] if failing else None), len(failing), steps
 
 
@@ -190,9 +157,13 @@ def main():
     for test_id in bugs:
         name = test_id.split('.')[-2]
         began = time.monotonic()
-        trials = forked(args.jobs, [
-            (lambda: plain_trial(test_id, args.plain_max))
-            for _ in range(args.trials)])
+        runner = hunt.Runner(args.jobs, timeout=24 * 3600)
+        try:
+            trials = [runs for _, runs in runner.each(
+                (n, functools.partial(plain_trial, test_id, args.plain_max))
+                for n in range(args.trials))]
+        finally:
+            runner.stop()
         plain_median = statistics.median(trials)
         pct_seed, pct_fails, steps = hunt_seeds(test_id, 'pct', args.jobs)
         rnd_seed, rnd_fails, _ = hunt_seeds(test_id, 'random', args.jobs)

@@ -38,6 +38,7 @@ import hashlib
 import linecache
 import os
 import random
+import re
 import sys
 from typing import Any
 
@@ -55,6 +56,8 @@ _VERBS = {'acquire': 'took', 'release': 'released', 'start': 'started',
           'exit': 'exited', 'wake': 'woke from', 'enter': 'began',
           'block': 'blocked on'}
 _readable_cache: dict[str, str] = {}
+# NOTE(sched): ``self._lock = threading.Lock()``: the name assigned.
+_ASSIGNED = re.compile(r'\s*([\w.]+)\s*=[^=]')
 
 
 def _readable(what: str) -> str:
@@ -69,17 +72,11 @@ def _readable(what: str) -> str:
     path, _, line = site.rpartition(':')
     text = what
     if path and line.isdigit():
-        source = linecache.getline(path, int(line)).strip()
-        target = source.split('=', 1)[0].strip() if '=' in source and \
-            '==' not in source.split('=', 1)[0] + '=' else ''
-        try:
-            short = os.path.relpath(path)
-        except ValueError:
-            short = path
+        assigned = _ASSIGNED.match(linecache.getline(path, int(line)))
+        short = os.path.relpath(path)
         if short.startswith('..'):
             short = path
-        name = f'{target} ' if target.replace('.', '').replace(
-            '_', '').isalnum() else ''
+        name = f'{assigned.group(1)} ' if assigned else ''
         text = f'{prefix + " " if prefix else ""}{name}({short}:{line})'
     _readable_cache[what] = text
     return text
@@ -338,8 +335,7 @@ class Scheduler:
         self.step += 1
         default: int | None
         if len(runnable) == 1:
-            for chosen in runnable:
-                default = chosen
+            chosen = default = next(iter(runnable))
         else:
             self.choices += 1
             candidates = sorted(runnable)
@@ -450,6 +446,19 @@ class Scheduler:
 
     # Ending ----------------------------------------------------------------
 
+    def finish(self) -> None:
+        """The run is over (mutex held): a replay that stopped short of
+        its recording diverged there; every member runs freely again."""
+        expected = self.expected
+        if expected is not None and self.divergence is None and \
+                len(self.trace) < len(expected):
+            index = len(self.trace)
+            self.divergence = (
+                f'the replay diverged at step {index + 1}: it ended there, '
+                f'the recorded run went on to step {len(expected)} (next: '
+                f'{self._entry_text(expected[index])})')
+        self.release()
+
     def release(self) -> None:
         """Stop scheduling (mutex held): every member runs freely again."""
         if not self.enabled:
@@ -464,7 +473,7 @@ class Scheduler:
         """A digest of the whole trace."""
         digest = hashlib.sha256()
         for entry in self.trace:
-            digest.update(repr(tuple(entry)).encode())
+            digest.update(repr(entry).encode())
         return digest.hexdigest()[:16]
 
 

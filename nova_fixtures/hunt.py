@@ -14,6 +14,8 @@ trace the hunt recorded. Guide: ``doc/source/hunting.rst``.
 from __future__ import annotations
 
 import argparse
+import functools
+import itertools
 import json
 import os
 import shlex
@@ -23,13 +25,13 @@ import tempfile
 import threading
 import time
 import unittest
-from typing import Any, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from nova_fixtures import schedule
 from nova_fixtures import testcase as testcase_mod
 from nova_fixtures import virtual_time
 
-__all__ = ['HuntError', 'main', 'run_once']
+__all__ = ['HuntError', 'Runner', 'main', 'run_once', 'scheduled_run']
 
 TRACE_DIR = os.path.join(tempfile.gettempdir(), 'nova-fixtures-hunt')
 
@@ -122,19 +124,20 @@ def _signature(record: dict[str, Any]) -> str:
     return last[0].split(':', 1)[0]
 
 
-class _Runner:
-    """Runs schedules in forked children, ``jobs`` at a time."""
+class Runner:
+    """Runs work in forked children, ``jobs`` at a time, each forked from
+    this process as it is (so from one state), killed after ``timeout``
+    real seconds. Work is a callable returning a JSON-able value."""
 
-    def __init__(self, test_id: str, jobs: int, timeout: float) -> None:
-        self.test_id = test_id
+    def __init__(self, jobs: int, timeout: float) -> None:
         self.jobs = jobs
         self.timeout = timeout
         self.dir = tempfile.mkdtemp(prefix='nova-fixtures-hunt-')
         self.running: dict[int, tuple[Any, str, float]] = {}
+        self._made = itertools.count()
 
-    def start(self, key: Any, options: dict[str, Any]) -> None:
-        path = os.path.join(self.dir, f'{len(os.listdir(self.dir))}-'
-                            f'{os.getpid()}-{time.monotonic_ns()}.json')
+    def start(self, key: Any, work: Callable[[], Any]) -> None:
+        path = os.path.join(self.dir, f'{next(self._made)}.json')
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
@@ -144,30 +147,31 @@ class _Runner:
                 devnull = os.open(os.devnull, os.O_WRONLY)
                 os.dup2(devnull, 1)
                 os.dup2(devnull, 2)
-                record = run_once(self.test_id, options)
+                value = work()
                 with open(path, 'w') as f:
-                    json.dump(record, f)
+                    json.dump(value, f)
             except BaseException:
                 code = 3
             finally:
                 os._exit(code)
         self.running[pid] = (key, path, time.monotonic())
 
-    def wait(self) -> tuple[Any, dict[str, Any]]:
-        """The next child to end: (key, record)."""
+    def wait(self) -> tuple[Any, Any]:
+        """The next child to end: (key, its value, or a failed run's
+        record when it left none or hung)."""
         while True:
             pid, status = os.waitpid(-1, os.WNOHANG)
             if pid:
                 key, path, _ = self.running.pop(pid)
                 try:
                     with open(path) as f:
-                        record = json.load(f)
+                        value = json.load(f)
                     os.unlink(path)
                 except OSError:
-                    record = {'outcome': 'error', 'schedule': None,
-                              'text': f'the run ended with status {status} '
-                                      f'and no result'}
-                return key, record
+                    value = {'outcome': 'error', 'schedule': None,
+                             'text': f'the run ended with status {status} '
+                                     f'and no result'}
+                return key, value
             now = time.monotonic()
             for pid, (key, path, began) in list(self.running.items()):
                 if now - began > self.timeout:
@@ -178,6 +182,29 @@ class _Runner:
                                  'text': f'still running after '
                                          f'{self.timeout:g} s of real time'}
             time.sleep(0.005)
+
+    def each(self, work: Iterable[tuple[Any, Callable[[], Any]]]
+             ) -> Iterator[tuple[Any, Any]]:
+        """Run every ``(key, work)``, ``jobs`` at a time, taking the next
+        one only when a place is free; yield ``(key, value)`` as they
+        end. A caller that stops early calls `kill`."""
+        pending = iter(work)
+        while True:
+            while len(self.running) < self.jobs:
+                item = next(pending, None)
+                if item is None:
+                    break
+                self.start(*item)
+            if not self.running:
+                return
+            yield self.wait()
+
+    def run(self, key: Any, work: Callable[[], Any]) -> Any:
+        """Run one piece of work (nothing else running) and return its
+        value."""
+        for _, value in self.each([(key, work)]):
+            return value
+        return None  # pragma: no cover
 
     def kill(self) -> None:
         """End every run still going."""
@@ -191,6 +218,12 @@ class _Runner:
         for name in os.listdir(self.dir):
             os.unlink(os.path.join(self.dir, name))
         os.rmdir(self.dir)
+
+
+def scheduled_run(test_id: str, options: dict[str, Any]
+                  ) -> Callable[[], dict[str, Any]]:
+    """Work for a `Runner`: one run of ``test_id`` on a schedule."""
+    return functools.partial(run_once, test_id, options)
 
 
 def _progress(text: str, final: bool = False) -> None:
@@ -226,13 +259,13 @@ def hunt(args: argparse.Namespace) -> int:
             f'importing {args.test_id} started threads '
             f'({", ".join(t.name for t in threading.enumerate())}); the '
             f'hunt forks one process per run and needs a single thread')
-    runner = _Runner(args.test_id, args.jobs, args.timeout)
+    runner = Runner(args.jobs, args.timeout)
     try:
         if args.steps is None and args.strategy != 'pct':
             args.steps = 2000
         if args.steps is None:
-            runner.start('probe', {'seed': 0})
-            _, probe = runner.wait()
+            probe = runner.run('probe',
+                               scheduled_run(args.test_id, {'seed': 0}))
             ran = probe['schedule']
             if ran is None:
                 raise HuntError(f'{args.test_id} did not run on a schedule: '
@@ -246,27 +279,20 @@ def hunt(args: argparse.Namespace) -> int:
         runner.stop()
 
 
-def _search(args: argparse.Namespace, runner: _Runner) -> int:
+def _search(args: argparse.Namespace, runner: Runner) -> int:
     began = time.monotonic()
-    seeds = iter(range(1, args.runs + 1))
+
+    def seeds() -> Iterator[tuple[int, Callable[[], dict[str, Any]]]]:
+        for seed in range(1, args.runs + 1):
+            if args.time is not None and \
+                    time.monotonic() - began > args.time:
+                return
+            yield seed, scheduled_run(args.test_id, _options(args, seed))
+
     done = 0
     found: tuple[int, dict[str, Any]] | None = None
-    exhausted = False
     last_report = 0.0
-    while found is None:
-        while not exhausted and len(runner.running) < args.jobs:
-            if args.time is not None and time.monotonic() - began > \
-                    args.time:
-                exhausted = True
-                break
-            seed = next(seeds, None)
-            if seed is None:
-                exhausted = True
-                break
-            runner.start(seed, _options(args, seed))
-        if not runner.running:
-            break
-        seed, record = runner.wait()
+    for seed, record in runner.each(seeds()):
         done += 1
         if record['outcome'] not in ('pass', 'skip'):
             found = (seed, record)
@@ -321,7 +347,7 @@ def _tail(text: str, lines: int = 30) -> str:
     return '\n'.join(kept)
 
 
-def shrink(args: argparse.Namespace, runner: _Runner, seed: int,
+def shrink(args: argparse.Namespace, runner: Runner, seed: int,
            record: dict[str, Any]) -> list[dict[str, Any]]:
     """Find fewer decisions that still fail the same way; print them."""
     want = _signature(record)
@@ -332,9 +358,8 @@ def shrink(args: argparse.Namespace, runner: _Runner, seed: int,
     def fails(subset: list[dict[str, Any]]) -> dict[str, Any] | None:
         nonlocal runs
         runs += 1
-        forced = {json.dumps(d['key']): d['to'] for d in subset}
-        runner.start('shrink', {'seed': seed, 'forced': forced})
-        _, got = runner.wait()
+        got = runner.run('shrink', scheduled_run(
+            args.test_id, {'seed': seed, 'forced': _forced(subset)}))
         return got if _signature(got) == want else None
 
     kept = list(decisions)
@@ -366,12 +391,16 @@ def shrink(args: argparse.Namespace, runner: _Runner, seed: int,
     os.makedirs(args.trace_dir, exist_ok=True)
     path = trace_path(args, seed)[:-5] + '.shrunk.json'
     with open(path, 'w') as f:
-        json.dump({d_key: d['to'] for d_key, d in
-                   ((json.dumps(d['key']), d) for d in kept)}, f)
+        json.dump(_forced(kept), f)
     print(f'replay the shrunk schedule:\n  PYTHONHASHSEED=0 python -m '
           f'nova_fixtures.hunt {shlex.quote(args.test_id)} --replay '
           f'{seed} --forced {shlex.quote(path)}')
     return kept
+
+
+def _forced(decisions: list[dict[str, Any]]) -> dict[str, int]:
+    """``ScheduleFixture(forced=...)`` for these decisions, JSON keys."""
+    return {json.dumps(d['key']): d['to'] for d in decisions}
 
 
 def replay(args: argparse.Namespace) -> int:

@@ -393,15 +393,7 @@ class ScheduleFixture(_state.GuardedFixture):
         global _last
         sched, bubble = self.sched, self.bubble
         with bubble.mutex:
-            if sched.expected is not None and sched.divergence is None and \
-                    len(sched.trace) < len(sched.expected):
-                index = len(sched.trace)
-                missed = sched._entry_text(sched.expected[index])
-                sched.divergence = (
-                    f'the replay diverged at step {index + 1}: it ended '
-                    f'there, the recorded run went on to step '
-                    f'{len(sched.expected)} (next: {missed})')
-            sched.release()
+            sched.finish()
             bubble.sched = None
         for journal in list(self._journals):
             self._take_journal(journal)

@@ -81,6 +81,9 @@ class TestFakeRedirect(testtools.TestCase):
             transport, oslo_messaging.Target(topic='t'))
         error = self.assertRaises(NoValidHost, client.call, {}, 'fail')
         self.assertEqual('NoValidHost_Remote', type(error).__name__)
+        # NOTE(tests): the reply reaches the caller before the server marks
+        # the call handled; settle() waits for that.
+        fixture.broker.settle(timeout=10)
         self.assertEqual({'handled': 1, 'delivered': 1},
                          fixture.broker.journal.counts())
         self.assertEqual(

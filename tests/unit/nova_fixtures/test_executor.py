@@ -46,6 +46,18 @@ class TestPromptExecutor(testtools.TestCase):
     def test_a_free_worker_takes_the_next_item(self):
         pool = executor.PromptExecutor(max_workers=4)
         self.addCleanup(pool.shutdown)
+        # NOTE(tests): result() returns before the worker's done callback
+        # frees its claim; a submission in between rightly starts a second
+        # worker (seen once under load). Free means that callback ran.
+        freed = threading.Semaphore(0)
+        release = pool._release_claim
+
+        def release_and_say(future):
+            release(future)
+            freed.release()
+
+        pool._release_claim = release_and_say
         for i in range(5):
             self.assertEqual(i, pool.submit(lambda i=i: i).result(10))
+            self.assertTrue(freed.acquire(timeout=10))
         self.assertEqual(1, len(pool._workers))

@@ -289,9 +289,15 @@ class TestNotReplayable(ScheduleTestCase):
         woke, result = scheduled(body, seed=1)
         self.assertTrue(woke)
         causes = real_causes(result)
-        self.assertEqual(1, len(causes), causes)
+        self.assertNotEqual([], causes)
         self.assertRegex(causes[0], r'^"outsider" \(not a test thread\) '
                                     r'woke "MainThread" from waiter ')
+        # NOTE(tests): when the waiter wakes while the outsider still holds
+        # the event's lock (seen under load), the outsider wakes it twice.
+        for cause in causes[1:]:
+            self.assertRegex(cause, r'^"outsider" \(not a test thread\) '
+                                    r'woke "MainThread" from lock ')
+        self.assertFalse(result.exact)
 
     def test_a_thread_blocked_outside_any_wait_releases_the_schedule(self):
         made_before = threading.Lock()

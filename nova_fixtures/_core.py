@@ -489,11 +489,19 @@ class Core:
     # Closing -------------------------------------------------------------
 
     def close(self, abandon: bool = False) -> None:
-        """Wake every parked member; from now on waits are real.
+        """End the bubble's hold on its parked members.
 
-        A timed wait or a sleep ends as if its time ran out; an untimed lock
-        wait starts again, in real time, or with ``abandon`` raises
-        `DeadlockError` so that a deadlocked thread unwinds.
+        Nothing is ever woken as if it had got what it waited for:
+
+        * the clock's close (``abandon`` False): from now on waits are
+          real. A timed wait or a sleep ends as timed out (the clock has
+          moved time to the last deadline first); an untimed wait for a
+          lock, a Condition, an Event or a queue starts again, in real
+          time, and ends only when really woken (a release, a notify);
+          ``settle()`` returns.
+        * the detector's teardown (``abandon``): an untimed lock wait
+          raises `DeadlockError`, so that a deadlocked thread unwinds;
+          every other wait goes on as it was.
         """
         with self.mutex:
             self.abandoning = abandon
@@ -507,16 +515,18 @@ class Core:
                     park = outer
 
     def _close_park(self, park: Park, abandon: bool) -> None:
-        if park.kind in ('io', 'listen'):
+        kind = park.kind
+        if kind in ('io', 'listen'):
             return
-        untimed = park.timeout is None and park.kind == 'lock'
-        if untimed and abandon:
-            self.end(park, granted=False, error=DeadlockError(
-                'abandoned at the end of the test: this thread was still '
-                'waiting for ' + self.lock_desc(park.obj)))
+        untimed = park.timeout is None and kind in ('lock', 'waiter')
+        if abandon:
+            if untimed and kind == 'lock':
+                self.end(park, granted=False, error=DeadlockError(
+                    'abandoned at the end of the test: this thread was '
+                    'still waiting for ' + self.lock_desc(park.obj)))
             return
         park.retry = untimed
-        self.end(park, granted=park.kind == 'settle')
+        self.end(park, granted=kind == 'settle')
 
     def lock_desc(self, lock: Any) -> str:
         if isinstance(lock, str):

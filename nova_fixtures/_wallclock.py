@@ -1,42 +1,31 @@
 """Virtual wall time for the clock readings that bypass ``time.time()``.
 
-Patches process-wide, once, and keeps the patch: ``datetime.datetime``,
-``datetime.date``, ``time.localtime``, ``gmtime``, ``ctime``, ``asctime``
-and ``strftime`` in the ``time`` and ``datetime`` modules and in every
-module namespace that holds them (``from datetime import datetime``), found
-by an identity scan of ``sys.modules``; a later `install` scans only the
-modules imported since. For a thread for which ``read_wall()`` returns
-seconds since the epoch, ``datetime.datetime.now()``, ``utcnow()``,
-``today()``, ``datetime.date.today()`` and the ``time`` functions called
-without a time argument read that time; for any other thread they call the
-real functions. This is freezegun's approach (time-machine patches the C
-functions themselves instead, which needs a C extension).
+Patches process-wide, once, and keeps the patch. ``datetime.datetime.now``
+and ``utcnow`` are replaced in the real class itself (its type dict, as
+time-machine swaps the C functions behind them): ``datetime.datetime`` and
+``datetime.date`` stay the real classes, so ``type(x) is
+datetime.datetime``, ``isinstance``, pickling and a C extension that checks
+the layout of the datetime types at import (Cython's, such as msgpack's)
+see nothing changed. ``date.today()`` and ``datetime.today()`` read
+``time.time()``, which the clock swaps. ``time.localtime``, ``gmtime``,
+``ctime``, ``asctime`` and ``strftime`` are swapped in the ``time`` module
+and in every module namespace that holds them, found by an identity scan
+of ``sys.modules``; a later `install` scans only the modules imported
+since. For a thread for which ``read_wall()`` returns seconds since the
+epoch, ``now()``, ``utcnow()`` and the ``time`` functions called without a
+time argument read that time; for any other thread they are the real ones.
 
-The C types can't be patched in place, so their names are bound to
-stand-in subclasses that never make instances of their own: calls return
-real ``datetime``/``date`` objects, and the metaclass makes
-``isinstance``, ``issubclass``, ``==`` and ``hash`` treat a stand-in as the
-class it replaces, so type checks and registries keyed by the class
-(sqlite3 adapters, ``singledispatch``) keep working. Real instances pickle
-through ``copyreg`` to the bytes they pickle to unpatched (except that
-protocols below 4 then keep ``fold`` too).
-
-Caveats: C code that calls the real functions internally is not affected;
-references held elsewhere than in a module namespace keep the real objects
-(class attributes such as ``logging.Formatter.converter``, default
-arguments, closures, ``now = datetime.now``), and so do subclasses of the
-real classes made before `install`; ``type(x) is datetime.datetime`` is
-False while patched (``==`` is True); the real class objects themselves
-(not their instances) can't be pickled while patched; a subclass with a
-metaclass of its own (freezegun's, ``ABCMeta``) can't be made while
-patched.
+Caveats: C code that reads the system clock itself (not through these
+functions) is not affected; a subclass that defines ``now`` of its own
+(freezegun's ``FakeDatetime``) keeps it.
 """
 
 from __future__ import annotations
 
-import copyreg
+import ctypes
 import datetime
 import functools
+import gc
 import sys
 import threading
 import time
@@ -47,11 +36,10 @@ import warnings
 __all__ = ['install', 'uninstall_for_tests']
 
 _REAL_DATETIME = datetime.datetime
-_REAL_DATE = datetime.date
 _REAL_LOCALTIME = time.localtime
 _UTC = datetime.timezone.utc
-# NOTE(wallclock): 3.12 deprecated utcnow(); the stand-in warns itself, so
-# that the warning still points at the caller's line.
+# NOTE(wallclock): 3.12 deprecated utcnow(); the swapped one warns itself,
+# so that the warning still points at the caller's line.
 _WARN_UTCNOW = sys.version_info >= (3, 12)
 _UTCNOW_DEPRECATED = (
     'datetime.datetime.utcnow() is deprecated and scheduled for removal in '
@@ -69,93 +57,63 @@ _scanned: set[str] = set()
 # NOTE(wallclock): (namespace, name, real, swapped) for every swap done,
 # so that uninstall_for_tests() can put the real objects back.
 _done: list[tuple[dict[str, Any], str, object, object]] = []
-# NOTE(wallclock): id(stand-in) -> the real class it stands for.
-_REAL_OF: dict[int, type] = {}
 
 
-def _real(cls: type) -> type:
-    return _REAL_OF.get(id(cls), cls)
+def _type_dict(cls: type, name: str) -> dict[str, Any]:
+    """The dict behind ``cls.__dict__``, writable even for a C type."""
+    found = gc.get_referents(cls.__dict__)
+    if len(found) != 1 or not isinstance(found[0], dict) or \
+            name not in found[0]:
+        raise RuntimeError(
+            f"nova_fixtures can't make datetime's {name}() virtual on this "
+            f"Python ({sys.version.split()[0]}): the dict behind "
+            f"{cls.__qualname__}.__dict__ is out of reach")
+    namespace: dict[str, Any] = found[0]
+    return namespace
 
 
-class _StandIn(type):
-    """Metaclass of the stand-ins: they pass for the real classes."""
-
-    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
-        return type.__call__(_real(cls), *args, **kwargs)
-
-    def __instancecheck__(cls, obj: object) -> bool:
-        return type.__instancecheck__(_real(cls), obj)
-
-    def __subclasscheck__(cls, sub: type) -> bool:
-        return type.__subclasscheck__(_real(cls), sub)
-
-    def __eq__(cls, other: object) -> bool:
-        return isinstance(other, type) and _real(cls) is _real(other)
-
-    def __hash__(cls) -> int:
-        return object.__hash__(_real(cls))
-
-
-def _now(cls: Any, tz: datetime.tzinfo | None) -> Any:
-    # NOTE(wallclock): CPython's now(tz) is fromtimestamp(time.time(), tz);
-    # a user subclass goes through the real methods, bound to it.
-    base: Any = (_REAL_DATETIME if cls is _Datetime
-                 else super(_Datetime, cls))
+def _now(cls: Any, tz: datetime.tzinfo | None = None) -> Any:
+    """``datetime.now(tz)``: CPython's is ``fromtimestamp(time.time(),
+    tz)``, for the class it is called on."""
     wall = _read_wall()
     if wall is None:
-        return base.now(tz)
-    return base.fromtimestamp(wall, tz)
+        return _REAL[_REAL_DATETIME, 'now'].__get__(None, cls)(tz)
+    return cls.fromtimestamp(wall, tz)
 
 
-def _today(cls: Any, stand_in: Any, real: Any) -> Any:
+def _utcnow(cls: Any) -> Any:
+    if _WARN_UTCNOW:
+        warnings.warn(_UTCNOW_DEPRECATED, DeprecationWarning, stacklevel=2)
+    return _now(cls, _UTC).replace(tzinfo=None)
+
+
+def _today(cls: Any) -> Any:
+    """``date.today()`` and ``datetime.today()``."""
     wall = _read_wall()
-    if cls is stand_in:
-        return real.today() if wall is None else real.fromtimestamp(wall)
     if wall is None:
-        return super(stand_in, cls).today()
+        return _REAL[datetime.date, 'today'].__get__(None, cls)()
     return cls.fromtimestamp(wall)
 
 
-class _Date(datetime.date, metaclass=_StandIn):
-    """Stands for ``datetime.date``; calls return real dates."""
-
-    @classmethod
-    def today(cls) -> Any:
-        return _today(cls, _Date, _REAL_DATE)
-
-
-class _Datetime(datetime.datetime, metaclass=_StandIn):
-    """Stands for ``datetime.datetime``; calls return real datetimes."""
-
-    @classmethod
-    def now(cls, tz: datetime.tzinfo | None = None) -> Any:
-        return _now(cls, tz)
-
-    @classmethod
-    def utcnow(cls) -> Any:
-        if _WARN_UTCNOW:
-            warnings.warn(_UTCNOW_DEPRECATED, DeprecationWarning,
-                          stacklevel=2)
-        return _now(cls, _UTC).replace(tzinfo=None)
-
-    @classmethod
-    def today(cls) -> Any:
-        return _today(cls, _Datetime, _REAL_DATETIME)
+# NOTE(wallclock): (class, name) -> the swapped classmethod, and the real
+# one it replaces.
+_CLASS_SWAPS: dict[tuple[type, str], Any] = {
+    (_REAL_DATETIME, 'now'): classmethod(_now),
+    (_REAL_DATETIME, 'utcnow'): classmethod(_utcnow),
+    (datetime.date, 'today'): classmethod(_today),
+}
+_REAL: dict[tuple[type, str], Any] = {
+    key: _type_dict(*key)[key[1]] for key in _CLASS_SWAPS}
 
 
-for _stand_in, _real_class in ((_Date, _REAL_DATE),
-                               (_Datetime, _REAL_DATETIME)):
-    _stand_in.__module__ = _real_class.__module__
-    _stand_in.__name__ = _stand_in.__qualname__ = _real_class.__name__
-    _REAL_OF[id(_stand_in)] = _real_class
-del _stand_in, _real_class
-
-
-def _reduce(obj: datetime.date) -> tuple[Any, ...]:
-    # NOTE(wallclock): pickle finds a class by its name, which now leads to
-    # the stand-in; a call to the stand-in makes the same real object.
-    stand_in = _Datetime if type(obj) is _REAL_DATETIME else _Date
-    return stand_in, obj.__reduce_ex__(4)[1]
+def _set_class_attributes(values: dict[tuple[type, str], Any]) -> None:
+    for (cls, name), value in values.items():
+        namespace = _type_dict(cls, name)
+        if namespace[name] is not value:
+            namespace[name] = value
+            # NOTE(wallclock): the type's attribute cache (and its
+            # subclasses') must forget the old one.
+            ctypes.pythonapi.PyType_Modified(ctypes.py_object(cls))
 
 
 def _follow_wall(real: Callable[..., Any], lead: int,
@@ -180,8 +138,6 @@ def _follow_wall(real: Callable[..., Any], lead: int,
 
 
 _SWAPS: tuple[tuple[object, object], ...] = (
-    (_REAL_DATETIME, _Datetime),
-    (_REAL_DATE, _Date),
     (time.localtime, _follow_wall(time.localtime, 0, True)),
     (time.gmtime, _follow_wall(time.gmtime, 0, True)),
     (time.ctime, _follow_wall(time.ctime, 0, True)),
@@ -203,8 +159,7 @@ def install(read_wall: Callable[[], float | None]) -> None:
     global _read_wall
     with _lock:
         _read_wall = read_wall
-        copyreg.pickle(_REAL_DATETIME, _reduce)
-        copyreg.pickle(_REAL_DATE, _reduce)
+        _set_class_attributes(_CLASS_SWAPS)
         swaps = {id(real): (real, swapped) for real, swapped in _SWAPS}
         for module_name, module in list(sys.modules.items()):
             if module_name in _scanned:
@@ -230,6 +185,4 @@ def uninstall_for_tests() -> None:
                 namespace[attr] = real
         _done.clear()
         _scanned.clear()
-        for real_class in (_REAL_DATETIME, _REAL_DATE):
-            if copyreg.dispatch_table.get(real_class) is _reduce:
-                del copyreg.dispatch_table[real_class]
+        _set_class_attributes(_REAL)

@@ -175,6 +175,21 @@ def install(read_wall: Callable[[], float | None]) -> None:
                     _done.append((namespace, attr, pair[0], pair[1]))
 
 
+def swaps() -> dict[int, tuple[object, object]]:
+    """``id(real) -> (real, swapped)`` for the time functions swapped."""
+    return {id(real): (real, swapped) for real, swapped in _SWAPS}
+
+
+def kept() -> list[object]:
+    """The containers of this module that must keep the real functions."""
+    held: list[object] = [globals(), _SWAPS, _done, _REAL]
+    held.extend(_SWAPS)
+    for _, swapped in _SWAPS:
+        held.extend(getattr(swapped, '__closure__', None) or ())
+        held.append(getattr(swapped, '__dict__', {}))
+    return held
+
+
 def uninstall_for_tests() -> None:
     """Put every real object back; a later `install` starts afresh."""
     global _read_wall

@@ -20,6 +20,7 @@ from fake_transport import backend
 from fake_transport import journal
 from nova_fixtures import _bubble
 from nova_fixtures import _core
+from nova_fixtures import _rebind
 from nova_fixtures import _state
 from nova_fixtures import _vlock
 from nova_fixtures import _wallclock
@@ -62,10 +63,13 @@ _retired: dict[int, tuple[int, int]] = {}
 # waited for. ThreadLeakFixture reports them at once, without a grace.
 stuck_at_close: dict[int, str] = {}
 _scanned: set[str] = set()
+# NOTE(clock): whether references to the real time functions held outside
+# module namespaces were swapped yet (once per process, see _rebind).
+_rebound = False
 # NOTE(clock): modules that must keep the real functions: ours.
 _SKIP_MODULES = ('nova_fixtures._bubble', 'nova_fixtures._core',
-                 'nova_fixtures._vlock', 'nova_fixtures._wallclock',
-                 'nova_fixtures.clock')
+                 'nova_fixtures._rebind', 'nova_fixtures._vlock',
+                 'nova_fixtures._wallclock', 'nova_fixtures.clock')
 
 
 def _member() -> _bubble.Bubble | None:
@@ -389,6 +393,27 @@ def _outside_submit(bubble: _bubble.Bubble, real_submit: Callable[..., Any],
     return submit
 
 
+def _rebind_captured() -> None:
+    """Swap the real time functions wherever Python code captured them
+    before the first clock: default arguments, partials, attributes,
+    closures (see `nova_fixtures._rebind`). Once per process: from then on
+    every name that led to a real function leads to a swapped one, so no
+    new capture can be real."""
+    global _rebound
+    if _rebound:
+        return
+    _rebound = True
+    swaps = {id(real): (real, _VIRTUAL[name]) for name, real in _REAL.items()}
+    swaps.update(_wallclock.swaps())
+    keep: list[object] = [_REAL, _REAL_NS, _VIRTUAL, swaps]
+    keep.extend(_wallclock.kept())
+    for name in _SKIP_MODULES:
+        module = sys.modules.get(name)
+        if module is not None:
+            keep.append(vars(module))
+    _rebind.rebind(swaps, keep)
+
+
 def _forget(bubble: _bubble.Bubble) -> None:
     global _current
     if _current is bubble:
@@ -479,6 +504,7 @@ class ClockFixture(_state.GuardedFixture):
         _base_ns = (mono, wall)
         self._patch_time()
         _wallclock.install(virtual_wall)
+        _rebind_captured()
         install_threading(self, bubble)
         # NOTE(clock): journal entries recorded by test threads carry
         # their virtual time.

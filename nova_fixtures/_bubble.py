@@ -29,6 +29,8 @@ get_ident = _core.get_ident
 ClockError = _core.ClockError
 DeadlockError = _core.DeadlockError
 
+_SCOPE_NAMES = {'io': 'io_wait', 'listen': 'io_listen'}
+
 # NOTE(bubble): frames from these files are plumbing, not the code a
 # report should point at.
 # NOTE(bubble): real paths on both sides: a package imported through
@@ -175,6 +177,9 @@ class Bubble(_core.Core):
         park = self.parked.get(ident)
         if park is None:
             return 'is running (not on an instrumented wait)'
+        if park.resumed:
+            return (f'is running (in its {_SCOPE_NAMES[park.kind]} scope, '
+                    f'after a wait there ended)')
         kind = park.kind
         if kind == 'sleep':
             state = 'is sleeping'
@@ -188,9 +193,9 @@ class Bubble(_core.Core):
             if owner is not None and owner not in self.members:
                 state += ' (not a test thread)'
         elif kind == 'io':
-            state = 'waits for I/O (io_wait)'
+            state = f'waits for I/O ({_SCOPE_NAMES[kind]})'
         elif kind == 'listen':
-            state = 'listens for requests (io_listen)'
+            state = f'listens for requests ({_SCOPE_NAMES[kind]})'
         else:
             state = 'settles'
         if park.deadline is not None:

@@ -58,6 +58,11 @@ _IDLE_FUNCTIONS = frozenset({
 })
 
 
+# NOTE(core): parks that stand for a wait the core can't see (io_wait,
+# io_listen) for the length of a block.
+_SCOPES = ('io', 'listen')
+
+
 class ClockError(RuntimeError):
     """The virtual clock was misused or ran out of budget."""
 
@@ -77,7 +82,7 @@ class Park:
 
     __slots__ = ('ident', 'kind', 'obj', 'lock', 'done', 'granted',
                  'error', 'deadline', 'timeout', 'member', 'virtual',
-                 'outer', 'retry', 'site')
+                 'outer', 'retry', 'site', 'resumed')
 
     def __init__(self, ident: int, kind: str, obj: Any = None,
                  timeout: float | None = None, site: str = '') -> None:
@@ -96,6 +101,9 @@ class Park:
         self.virtual = False
         self.outer: Park | None = None
         self.retry = False
+        # NOTE(core): a scope's thread ran again after a wait inside it
+        # ended: it counts as running until it parks again or leaves.
+        self.resumed = False
 
 
 def to_ns(seconds: float) -> int:
@@ -305,6 +313,9 @@ class Core:
             park.lock.release()
 
     def _unlink(self, park: Park) -> None:
+        outer = park.outer
+        if outer is not None and outer.kind in _SCOPES:
+            outer.resumed = True
         top = self.parked.get(park.ident)
         if top is park:
             if park.outer is None:
@@ -362,6 +373,8 @@ class Core:
     def durable(self, park: Park) -> bool:
         """Only test threads or a deadline can end ``park``'s wait."""
         kind = park.kind
+        if park.resumed:
+            return False
         if kind == 'lock':
             owner = park.obj.owner
             return owner is not None and owner in self.members
@@ -374,6 +387,8 @@ class Core:
             return False
         ios = 0
         for park in self.parked.copy().values():
+            if park.resumed:
+                return False
             # NOTE(core): a thread inside an io_wait waits for that I/O,
             # whatever it waits for in it (a lock of the client library).
             scope: Park | None = park

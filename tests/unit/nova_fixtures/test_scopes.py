@@ -1,0 +1,78 @@
+"""io_wait / io_listen scopes: a wait that ends inside one lets it run."""
+
+import socket
+import threading
+
+import testtools
+
+import nova_fixtures
+
+
+class TestAWaitGrantedInsideAScope(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(nova_fixtures.ThreadLeakFixture())
+        self.left, self.right = socket.socketpair()
+        self.addCleanup(self.left.close)
+        self.addCleanup(self.right.close)
+        # NOTE(tests): outside the test (started before the clock), it
+        # answers the listener's recv() once time stalls on it.
+        self.answer_when = []
+        armed = threading.Event()
+
+        def answer():
+            armed.wait()
+            if self.answer_when:
+                # NOTE(tests): bounded, so that a failing run ends.
+                self.answer_when[0].wait(30)
+            self.left.send(b'x')
+
+        outsider = threading.Thread(target=answer, name='outsider')
+        outsider.start()
+        self.addCleanup(outsider.join)
+        self.addCleanup(armed.set)
+        self.armed = armed
+        self.clock = self.useFixture(nova_fixtures.ClockFixture(
+            max_real_stall=0.05))
+
+    def start_listener(self):
+        """A thread that, inside io_listen, waits for a lock the test holds
+        (as ThreadingMixIn waits for its request thread to start), then
+        runs on into a real recv()."""
+        lock = threading.Lock()
+        lock.acquire()
+        after_wait = threading.Event()
+        got = []
+
+        def listen():
+            with nova_fixtures.io_listen():
+                with lock:
+                    after_wait.set()
+                    got.append(self.right.recv(1))
+
+        thread = threading.Thread(target=listen, name='listener')
+        thread.start()
+        self.clock.settle()
+        lock.release()
+        after_wait.wait()
+        return thread, got
+
+    def test_its_thread_counts_as_running_not_listening(self):
+        thread, got = self.start_listener()
+        self.assertEqual(
+            'is running (in its io_listen scope, after a wait there ended)',
+            self.clock.bubble.state_of(thread.ident))
+        self.armed.set()
+        thread.join()
+        self.assertEqual([b'x'], got)
+
+    def test_joining_it_is_no_deadlock(self):
+        # NOTE(tests): counted as listening, the listener looked blocked
+        # with the test thread in join(): DeadlockError at once.
+        self.answer_when.append(self.clock.stalled)
+        self.armed.set()
+        thread, got = self.start_listener()
+        thread.join()
+        self.assertEqual([b'x'], got)
+        self.assertEqual(0, self.clock.now())

@@ -487,6 +487,28 @@ class Core:
             self._fire_due()
             self.maybe_advance()
 
+    def follow(self, target_ns: int) -> None:
+        """Move time on to ``target_ns``, but no further than the next
+        deadline, which then fires (mutex held). For time that must move
+        while test threads run without blocking (`nova_fixtures._follow`).
+        """
+        while self.timers and self.timers[0][2].done:
+            heapq.heappop(self.timers)
+        if self.timers and self.timers[0][0] <= target_ns:
+            target_ns = self.timers[0][0]
+        if target_ns > self.max_virtual_ns:
+            self.fail_root(ClockError(
+                f'virtual time budget of {self.max_virtual:g} s exceeded '
+                f'while test threads ran without blocking'))
+            return
+        if target_ns <= self.now_ns:
+            return
+        self.now_ns = target_ns
+        if self.timers and self.timers[0][0] <= target_ns:
+            self.jumps += 1
+            self._fire_due()
+            self.maybe_advance()
+
     def all_blocked(self) -> None:
         """Every member is blocked for good (mutex held): report it."""
         raise NotImplementedError

@@ -92,9 +92,8 @@ def _second_pass(found: list[Any], swaps: Mapping[int, tuple[Any, Any]],
             continue
         if isinstance(holder, functools.partial):
             if id(holder.args) in wanted:
-                holder.__setstate__((holder.func,
-                                     _rebuilt(holder.args, swaps),
-                                     holder.keywords, holder.__dict__))
+                _set_partial(holder, holder.func,
+                             _rebuilt(holder.args, swaps))
                 swapped += 1
             continue
         if isinstance(holder, (dict, list)):
@@ -115,6 +114,10 @@ def _second_pass(found: list[Any], swaps: Mapping[int, tuple[Any, Any]],
                 setattr(cls, key, staticmethod(pair[1]))
                 swapped += 1
     return swapped
+
+
+def _set_partial(partial: Any, func: Any, args: tuple[Any, ...]) -> None:
+    partial.__setstate__((func, args, partial.keywords, partial.__dict__))
 
 
 def _items(container: Any) -> list[tuple[Any, Any]]:
@@ -170,8 +173,7 @@ def _swap_in(holder: Any, swaps: Mapping[int, tuple[Any, Any]]) -> int:
         new = _swapped(holder.func, swaps)
         if new is holder.func:
             return 0
-        holder.__setstate__((new, holder.args, holder.keywords,
-                             holder.__dict__))
+        _set_partial(holder, new, holder.args)
         return 1
     if isinstance(holder, (staticmethod, classmethod)):
         new = _swapped(holder.__func__, swaps)

@@ -20,6 +20,7 @@ from fake_transport import backend
 from fake_transport import journal
 from nova_fixtures import _bubble
 from nova_fixtures import _core
+from nova_fixtures import _follow
 from nova_fixtures import _rebind
 from nova_fixtures import _state
 from nova_fixtures import _vlock
@@ -45,6 +46,9 @@ _REAL_ALLOCATE = _thread.allocate_lock
 _REAL_LOCK = threading.Lock
 _LOCK_TYPE = type(_thread.allocate_lock())
 _NS = 1_000_000_000
+# NOTE(clock): how often, in real seconds, the watchdog looks at the CPU
+# of test threads that keep time from jumping (see _follow).
+_FOLLOW_TICK = 0.02
 _current: _bubble.Bubble | None = None
 # NOTE(clock): who set up the active clock and from where (see
 # _set_up_by()), for the error a second clock gets while it is active.
@@ -53,6 +57,12 @@ _opened_by = ''
 # so readings and their differences are exact for whole seconds and
 # binary fractions whatever the host's uptime: (monotonic, wall) bases.
 _base_ns = (0, 0)
+# NOTE(clock): both bases sit this far past a whole second, so that a
+# reading with its fraction dropped is older than a later reading, as it
+# is in real time (unless the later reading falls on a whole second, which
+# takes waits summing to x.498046875 s). A binary fraction (2**-1 + 2**-9):
+# sums of whole seconds and binary fractions stay exact floats.
+_FRACTION_NS = 501_953_125
 # NOTE(clock): threads of a closed clock that still run keep reading time
 # from where their virtual clock stopped, at the real rate, so deadline
 # loops they were in (queue.get, Condition.wait_for) stay consistent and
@@ -403,7 +413,8 @@ def _rebind_captured() -> None:
     if _rebound:
         return
     _rebound = True
-    swaps = {id(real): (real, _VIRTUAL[name]) for name, real in _REAL.items()}
+    swaps: dict[int, tuple[object, object]] = {
+        id(real): (real, _VIRTUAL[name]) for name, real in _REAL.items()}
     swaps.update(_wallclock.swaps())
     keep: list[object] = [_REAL, _REAL_NS, _VIRTUAL, swaps]
     keep.extend(_wallclock.kept())
@@ -496,11 +507,11 @@ class ClockFixture(_state.GuardedFixture):
         stuck_at_close.clear()
         self.addDetail('nova-fixtures:clock', _state.lazy_text(self.render))
         self._start_watchdog()
-        mono = _monotonic_base_ns(_REAL_NS[0]())
+        mono = _monotonic_base_ns(_REAL_NS[0]()) + _FRACTION_NS
         if self.start_wall is not None:
             wall = round(self.start_wall * _NS)
         else:
-            wall = -(-_REAL_NS[1]() // _NS) * _NS
+            wall = -(-_REAL_NS[1]() // _NS) * _NS + _FRACTION_NS
         _base_ns = (mono, wall)
         self._patch_time()
         _wallclock.install(virtual_wall)
@@ -584,16 +595,29 @@ class ClockFixture(_state.GuardedFixture):
         def watch() -> None:
             last = -1
             since = real_now()
-            reported = False
+            reported = followed = False
+            follower = _follow.Follower(bubble)
             while True:
                 polling = bubble.stalled_on is not None
-                poke.wait(0.01 if polling else interval)
+                poke.wait(0.01 if polling else min(interval, _FOLLOW_TICK))
                 poke.clear()
                 if stop.is_set():
                     return
                 with bubble.mutex:
                     if polling:
                         bubble.maybe_advance()
+                    moved_for = None
+                    if bubble.active and bubble.members and \
+                            bubble.sched is None:
+                        moved_for = follower.step()
+                    if moved_for and not followed:
+                        followed = True
+                        bubble.reports.append(bubble.describe(
+                            f'virtual time follows the CPU of test threads '
+                            f'that ran {_follow.GRACE:g} s without '
+                            f'blocking, from {bubble.now:g} s',
+                            {i: bubble.members[i] for i in moved_for
+                             if i in bubble.members}))
                     progress = bubble.progress
                     # NOTE(clock): no member yet while _setUp patches
                     # time, which can take longer than the interval on a

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import _thread
+import concurrent.futures.thread
 import contextlib
 import logging
 import math
@@ -296,6 +297,11 @@ def install_threading(fixture: fixtures.Fixture,
     def start(thread: threading.Thread) -> None:
         if _member() is not bubble:
             return real_start(thread)
+        if serves_outside_object(thread):
+            # NOTE(clock): the starter waits for a thread outside the
+            # bubble to boot: time stands still meanwhile.
+            with bubble.hold():
+                return real_start(thread)
         real_run = thread.run
         thread._nf_done = threading.Event()  # type: ignore
         done = thread._nf_done  # type: ignore
@@ -362,6 +368,21 @@ def install_threading(fixture: fixtures.Fixture,
             ('threading._CRLock', None),
             ('queue.SimpleQueue', queue._PySimpleQueue)):  # type: ignore
         fixture.useFixture(fixtures.MonkeyPatch(target, value))
+
+
+_C_SIMPLE_QUEUE = queue.SimpleQueue
+_CF_WORKER = concurrent.futures.thread._worker
+
+
+def serves_outside_object(thread: threading.Thread) -> bool:
+    """Whether ``thread`` is a worker the standard library starts for a
+    ``concurrent.futures.ThreadPoolExecutor`` made before any clock (its
+    work queue is the C ``SimpleQueue``, which no clock instruments): it
+    serves the pool, not the test, so it is no test thread, waits in real
+    time, and outlives the test with its pool."""
+    args: tuple[Any, ...] = getattr(thread, '_args', ())
+    return getattr(thread, '_target', None) is _CF_WORKER and \
+        len(args) > 1 and type(args[1]) is _C_SIMPLE_QUEUE
 
 
 def _watch_outside_pools(fixture: fixtures.Fixture,

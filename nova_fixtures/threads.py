@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import concurrent.futures.thread
+import multiprocessing.queues
 import sys
 import threading
 import time
@@ -21,6 +23,10 @@ __all__ = ['ThreadLeak', 'ThreadLeakFixture']
 _NOISE = ('/threading.py', '/testtools/', '/unittest/', '/fixtures/',
           '/stestr/', '/subunit/', '/_pytest/', '/pluggy/',
           '/nova_fixtures/threads.py')
+
+
+_CF_WORKER = concurrent.futures.thread._worker
+_FEED = multiprocessing.queues.Queue._feed  # type: ignore[attr-defined]
 
 
 class ThreadLeak(AssertionError):
@@ -84,6 +90,16 @@ class ThreadLeakFixture(fixtures.Fixture):
 
         self.useFixture(fixtures.MonkeyPatch('threading.Thread.start',
                                              start))
+        pools: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._pools = pools
+        real_init = concurrent.futures.ThreadPoolExecutor.__init__
+
+        def init(pool: Any, *args: Any, **kwargs: Any) -> None:
+            pools.add(pool)
+            real_init(pool, *args, **kwargs)
+
+        self.useFixture(fixtures.MonkeyPatch(
+            'concurrent.futures.ThreadPoolExecutor.__init__', init))
 
     def _stuck_threads(self) -> list[threading.Thread]:
         """Threads blocked for good at the clock's close, alive or not."""
@@ -91,10 +107,27 @@ class ThreadLeakFixture(fixtures.Fixture):
                 not (self.ignore and t.name.startswith(self.ignore))]
 
     def leaked(self) -> list[threading.Thread]:
-        """Threads started since setUp that are alive now."""
+        """Threads started since setUp that are alive now, but those that
+        serve an object made before it (see `serves_older_object`)."""
         return [t for t in threading.enumerate()
                 if t not in self._before and t.is_alive()
-                and not (self.ignore and t.name.startswith(self.ignore))]
+                and not (self.ignore and t.name.startswith(self.ignore))
+                and not self.serves_older_object(t)]
+
+    def serves_older_object(self, thread: threading.Thread) -> bool:
+        """Whether ``thread`` is one the standard library keeps for an
+        object that may outlive the test: a worker of a
+        ``ThreadPoolExecutor`` made before setUp (it serves the pool), or
+        a ``multiprocessing`` queue's feeder (the queue joins it when it is
+        closed, or at exit)."""
+        target = getattr(thread, '_target', None)
+        if target is _FEED:
+            return True
+        if target is not _CF_WORKER:
+            return False
+        args = getattr(thread, '_args', ())
+        executor = args[0]() if args else None
+        return executor is not None and executor not in self._pools
 
     def _render(self, threads: list[threading.Thread] | None = None) -> str:
         unknown = '  (not seen starting)\n'

@@ -4,11 +4,14 @@ A thread still blocked when the fixture closes stays blocked until it is
 really woken: never a spurious grant, never True from an unset Event.
 """
 
+import concurrent.futures
+import multiprocessing
 import os
 import subprocess
 import sys
 import textwrap
 import threading
+import time
 
 import testtools
 
@@ -154,3 +157,41 @@ class TestStandardLibraryThreads(testtools.TestCase):
                               env=env)
         self.assertEqual((0, "['x', 'x', 'x']\nclosed\n"),
                          (done.returncode, done.stdout), done.stderr)
+
+
+class TestPoolsMadeBeforeTheTest(testtools.TestCase):
+
+    def test_a_pool_made_before_the_clock_works_under_it_and_after(self):
+        pool = concurrent.futures.ThreadPoolExecutor(1)
+        self.addCleanup(pool.shutdown)
+        leaks = self.useFixture(nova_fixtures.ThreadLeakFixture())
+        clock = self.useFixture(nova_fixtures.ClockFixture())
+        self.assertEqual(1, pool.submit(int, '1').result())
+        # NOTE(tests): its worker, idle in the C SimpleQueue no clock
+        # instruments, was a test thread that never blocked: time froze.
+        time.sleep(10)  # allow-sleep: virtual time
+        self.assertEqual(10, clock.now())
+        [worker] = [t for t in threading.enumerate()
+                    if t.name.startswith(pool._thread_name_prefix)]
+        self.assertFalse(clock.bubble.is_member(worker.ident))
+        clock.cleanUp()
+        self.assertEqual(2, pool.submit(int, '2').result())
+        self.assertEqual([], leaks.leaked())
+
+    def test_a_pool_made_in_the_test_and_left_running_is_a_leak(self):
+        leaks = nova_fixtures.ThreadLeakFixture(grace=0.01)
+        leaks.setUp()
+        pool = concurrent.futures.ThreadPoolExecutor(1)
+        self.addCleanup(pool.shutdown)
+        self.assertEqual(1, pool.submit(int, '1').result())
+        error = self.assertRaises(nova_fixtures.ThreadLeak, leaks.cleanUp)
+        self.assertIn(pool._thread_name_prefix, str(error))
+
+    def test_a_multiprocessing_queues_feeder_is_no_leak(self):
+        leaks = self.useFixture(nova_fixtures.ThreadLeakFixture(grace=0.01))
+        feeds = multiprocessing.Queue()
+        self.addCleanup(feeds.join_thread)
+        self.addCleanup(feeds.close)
+        feeds.put('x')
+        self.assertEqual('x', feeds.get())
+        self.assertEqual([], leaks.leaked())

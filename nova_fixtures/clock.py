@@ -484,8 +484,13 @@ class ClockFixture(_state.GuardedFixture):
     left, the test thread gets `DeadlockError`; beyond ``max_virtual``
     seconds it gets `ClockError`.
 
-    At cleanup every waiter still parked is woken (timed waits time out,
-    untimed lock waits go on in real time), so the process can exit.
+    A test thread that computes or polls without ever blocking does not
+    freeze time: once such threads burned 0.2 s of CPU with nothing else
+    happening, time follows their CPU (see ``doc/source/virtual-time.rst``).
+
+    At cleanup timed waits still parked time out (time first moves to the
+    latest deadline); untimed waits go on in real time until really woken,
+    never granted: the process can exit, and no wait lies.
 
     :param autojump: jump to the next deadline when all are blocked.
     :param max_virtual: virtual seconds the test may use.

@@ -572,6 +572,13 @@ class ClockFixture(_state.GuardedFixture):
                         park.kind in ('lock', 'waiter') and \
                         bubble.durable(park):
                     stuck_at_close[ident] = bubble.state_of(ident)
+            stuck = None
+            if stuck_at_close:
+                stuck = bubble.describe(
+                    'when the clock stopped, test threads were blocked for '
+                    'good; they stay blocked until really woken',
+                    {i: bubble.members[i] for i in stuck_at_close})
+                bubble.reports.append(stuck)
             offsets = (_base_ns[0] + bubble.now_ns - _REAL_NS[0](),
                        _base_ns[1] + bubble.now_ns - _REAL_NS[1]())
             for ident in bubble.members:
@@ -579,6 +586,8 @@ class ClockFixture(_state.GuardedFixture):
                     _retired[ident] = offsets
             bubble.close()
         _forget(bubble)
+        if stuck is not None:
+            LOG.warning('%s', stuck)
         if bubble.failure is not None and not bubble.failure_delivered:
             raise bubble.failure
 

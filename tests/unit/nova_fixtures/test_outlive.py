@@ -59,8 +59,15 @@ class TestUntimedWaitsOutliveTheClock(testtools.TestCase):
         self.assertEqual([(True, True)], seen)
 
     def test_event_wait_at_the_clocks_close_is_not_granted(self):
-        self._assert_woken_only_by_set(*self._left_blocked(
-            nova_fixtures.ClockFixture(), _blocked_waiter))
+        clock = nova_fixtures.ClockFixture()
+        left = self._left_blocked(clock, _blocked_waiter)
+        [report] = clock.reports
+        self.assertTrue(report.startswith(
+            'when the clock stopped, test threads were blocked for good; '
+            'they stay blocked until really woken:\n'
+            '  "left-waiting" waits at '), report)
+        self.assertIn('in wait: got = event.wait()', report)
+        self._assert_woken_only_by_set(*left)
 
     def test_event_wait_at_the_detectors_close_is_not_granted(self):
         self._assert_woken_only_by_set(*self._left_blocked(

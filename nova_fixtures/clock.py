@@ -154,6 +154,14 @@ def _v_sleep(seconds: float) -> None:
     _vlock.sleep(bubble, seconds, _REAL['sleep'])
 
 
+def clock_start() -> float | None:
+    """``time.monotonic()`` when the calling test thread's clock started,
+    or None outside a clock: any reading below it was taken before."""
+    if _member() is None:
+        return None
+    return _base_ns[0] / _NS
+
+
 def virtual_wall() -> float | None:
     """This thread's virtual ``time.time()``, or None if it has none."""
     virtual = _virtual_ns(1)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import inspect
+import time
 import threading
 from typing import Any, Iterable
 
@@ -11,6 +12,7 @@ from oslo_config import cfg
 import oslo_messaging
 
 from nova_fixtures import _state
+from nova_fixtures import clock
 from nova_fixtures import executor as executor_mod
 from nova_fixtures import transport as transport_mod
 
@@ -46,7 +48,28 @@ class _PeriodicRunner:
                                         daemon=True)
 
     def start(self) -> None:
+        self._rebase()
         self._thread.start()
+
+    def _rebase(self) -> None:
+        """On a clock, a task that is not ``run_immediately`` first runs one
+        spacing after the service starts, as it does in a service process
+        started right after import.
+
+        oslo.service stamps such a task's last run when the decorator runs,
+        at import, with the real ``time.monotonic()``: long before the
+        virtual clock's start, so the task would be due at once and its
+        later runs would fall on a grid whose phase is the real import
+        time, different in every run.
+        """
+        start = clock.clock_start()
+        last_runs = getattr(self._manager, '_periodic_last_run', None)
+        if start is None or not isinstance(last_runs, dict):
+            return
+        now = time.monotonic()
+        for name, last in list(last_runs.items()):
+            if isinstance(last, float) and last < start:
+                last_runs[name] = now
 
     def _run(self) -> None:
         while not self._stop.is_set():

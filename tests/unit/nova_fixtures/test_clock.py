@@ -11,7 +11,9 @@ import fixtures
 import futurist
 from futurist import waiters
 import oslo_messaging
+from oslo_config import cfg
 from oslo_service import loopingcall
+from oslo_service import periodic_task
 from oslo_utils import timeutils
 import testtools
 
@@ -25,6 +27,22 @@ def hang_or_sleep(i, gate, hung=3):
         return i, None
     time.sleep(i + 1)  # allow-sleep: virtual time
     return i, time.monotonic()
+
+
+class _ImportTimePoller(periodic_task.PeriodicTasks):
+    """A task stamped, as oslo.service does, when this module is imported.
+    """
+
+    def __init__(self):
+        super().__init__(cfg.ConfigOpts())
+        self.stamps = []
+        self.done = threading.Event()
+
+    @periodic_task.periodic_task(spacing=60)
+    def poll(self, context):
+        self.stamps.append(time.monotonic())
+        if len(self.stamps) == 3:
+            self.done.set()
 
 
 class ClockTestCase(testtools.TestCase):
@@ -238,6 +256,20 @@ class TestLoopingCallsAndServices(ClockTestCase):
         # gaps are about, not exactly, 60 s.
         gaps = [b - a for a, b in zip(poller.stamps, poller.stamps[1:10])]
         self.assertTrue(all(50 <= gap <= 70 for gap in gaps), gaps)
+
+    def test_a_task_not_run_immediately_first_runs_a_spacing_after_start(
+            self):
+        # NOTE(tests): oslo.service stamped its last run at import, in real
+        # time: due at once on the clock, then on a grid whose phase was
+        # the real import time, different in every run.
+        poller = _ImportTimePoller()
+        self.useFixture(nova_fixtures.PeriodicJitterFixture())
+        bus = self.useFixture(nova_fixtures.TransportFixture())
+        self.useFixture(nova_fixtures.ServiceFixture(poller, 'poll', 'p1',
+                                                     bus))
+        self.assertTrue(poller.done.wait(3600))
+        self.assertEqual([60, 120, 180],
+                         [stamp - self.t0 for stamp in poller.stamps])
 
     def test_rpc_call_to_a_down_server_times_out_on_the_virtual_clock(self):
         bus = self.useFixture(nova_fixtures.TransportFixture())

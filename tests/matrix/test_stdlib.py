@@ -98,13 +98,11 @@ class TestSched(base.MatrixTestCase):
         self.check(scenario, expected, True)
 
     def test_scheduler_with_its_default_functions(self):
-        # NOTE(matrix): sched.scheduler() with its defaults. This row's
-        # virtual run uses the real period: if the defaults sleep in real
-        # time under the clock, 10 virtual seconds a period would make it
-        # take 105 real seconds (past OS_TEST_TIMEOUT) instead of 2.6.
+        # NOTE(matrix): sched.scheduler() with its defaults, as a user who
+        # reads its signature writes it.
         scenario = self._scenario(sched.scheduler)
         expected = base.ticks(range(1, 11), 'job') + [(10.5, 'stop')]
-        self.check(scenario, expected, True, p_virtual=self.P_REAL)
+        self.check(scenario, expected, True)
 
 
 class TestConcurrentFutures(base.MatrixTestCase):

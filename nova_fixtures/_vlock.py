@@ -108,6 +108,8 @@ class VLock:
                     # NOTE(vlock): allocate outside the mutex, then look
                     # again.
                     if not blocking or timeout == 0:
+                        if self.kind == 'waiter':
+                            self._poll_passes(me)
                         return False
                     park = _core.Park(
                         me, 'waiter' if self.kind == 'waiter' else 'lock',
@@ -154,6 +156,16 @@ class VLock:
                 self.waiters.append(park)
                 bubble.park(park)
         return False
+
+    def _poll_passes(self, me: int) -> None:
+        """A Condition or Event wait with a timeout of 0 found nothing: on
+        a virtual clock, 1 ns passes, as some always does in real time.
+        Without it, a deadline loop that reads exactly its deadline
+        (``concurrent.futures.as_completed``: ``end - now() == 0.0``, then
+        ``wait(0.0)``) would poll forever at that instant."""
+        bubble = self.bubble
+        if bubble.virtual and bubble.is_member(me):
+            bubble.advance(1)
 
     def _check_cycle(self, me: int) -> None:
         bubble = self.bubble

@@ -86,3 +86,27 @@ class TestReadings(testtools.TestCase):
             time.sleep(2.5)  # allow-sleep: virtual time
             self.assertEqual(2.5, time.monotonic() - t0)
             self.assertEqual(2.5, time.time() - w0)
+
+
+class TestZeroTimeoutPolls(testtools.TestCase):
+
+    def test_as_completed_times_out_at_its_exact_deadline(self):
+        # NOTE(tests): at the deadline end - now() is exactly 0.0, and
+        # as_completed then polls with wait(0.0): it spun at that instant.
+        import concurrent.futures
+        self.useFixture(nova_fixtures.ThreadLeakFixture())
+        clock = self.useFixture(nova_fixtures.ClockFixture())
+        never = concurrent.futures.Future()
+        self.assertRaises(concurrent.futures.TimeoutError, list,
+                          concurrent.futures.as_completed([never], 55))
+        self.assertEqual(55.000000001, clock.now())
+        self.assertEqual([], clock.reports)
+
+    def test_a_zero_timeout_wait_lets_a_nanosecond_pass(self):
+        with nova_fixtures.ClockFixture() as clock:
+            event = threading.Event()
+            self.assertFalse(event.wait(0))
+            self.assertEqual(1e-9, clock.now())
+            event.set()
+            self.assertTrue(event.wait(0))
+            self.assertEqual(1e-9, clock.now())

@@ -147,6 +147,9 @@ class Core:
         # NOTE(core): futures a member submitted to a pool whose threads
         # are outside the bubble, until done: id -> the pool's description.
         self.outside_work: dict[int, str] = {}
+        # NOTE(core): the (time, progress) of each member's last failed
+        # zero-timeout wait (see VLock._poll_passes).
+        self.polls: dict[int, tuple[int, int]] = {}
         self.root = get_ident()
         self.failure: BaseException | None = None
         self.failure_delivered = False
@@ -190,6 +193,7 @@ class Core:
         ident = get_ident()
         with self.mutex:
             self.members.pop(ident, None)
+            self.polls.pop(ident, None)
             self.parked.pop(ident, None)
             self.progress += 1
             if self.sched is not None:

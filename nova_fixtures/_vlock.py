@@ -158,13 +158,23 @@ class VLock:
         return False
 
     def _poll_passes(self, me: int) -> None:
-        """A Condition or Event wait with a timeout of 0 found nothing: on
-        a virtual clock, 1 ns passes, as some always does in real time.
-        Without it, a deadline loop that reads exactly its deadline
+        """A Condition or Event wait with a timeout of 0 found nothing. On
+        a virtual clock, the second such poll in a row by one thread at
+        one instant, with nothing else happening in between, lets 1 ns
+        pass, as some time always does in real time. Without it, a
+        deadline loop that reads exactly its deadline
         (``concurrent.futures.as_completed``: ``end - now() == 0.0``, then
-        ``wait(0.0)``) would poll forever at that instant."""
+        ``wait(0.0)``) would poll forever at that instant; a single poll
+        leaves time exact."""
         bubble = self.bubble
-        if bubble.virtual and bubble.is_member(me):
+        with bubble.mutex:
+            if not (bubble.virtual and bubble.is_member(me)):
+                return
+            mark = (bubble.now_ns, bubble.progress)
+            if bubble.polls.get(me) != mark:
+                bubble.polls[me] = mark
+                return
+            del bubble.polls[me]
             bubble.advance(1)
 
     def _check_cycle(self, me: int) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 
 __all__ = ['GRACE', 'Follower']
 
-GRACE = 0.2
+GRACE = 1.0
 _NS = 1_000_000_000
 
 

@@ -493,7 +493,7 @@ class ClockFixture(_state.GuardedFixture):
     seconds it gets `ClockError`.
 
     A test thread that computes or polls without ever blocking does not
-    freeze time: once such threads burned 0.2 s of CPU with nothing else
+    freeze time: once such threads burned 1 s of CPU with nothing else
     happening, time follows their CPU (see ``doc/source/virtual-time.rst``).
 
     At cleanup timed waits still parked time out (time first moves to the

@@ -47,7 +47,7 @@ class TestBusyPolls(testtools.TestCase):
         self.assertEqual(['event'], seen)
         self.assertIn('"poller" is running', self.clock.reports[0])
         self.assertTrue(self.clock.reports[0].startswith(
-            'virtual time follows the CPU of test threads that ran 0.2 s '
+            'virtual time follows the CPU of test threads that ran 1 s '
             'without blocking, from '), self.clock.reports[0])
 
     def test_a_deadline_loop_on_readings_alone_ends(self):

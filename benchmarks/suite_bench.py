@@ -249,12 +249,12 @@ def _stop(proc, log):
     with open(log, 'ab') as f:
         f.write(f'\n=== suite_bench: HANG: SIGABRT to workers '
                 f'{workers} for their stacks ===\n'.encode())
-    for pid in workers:
+    for pid in workers:  # one at a time, so that dumps don't interleave
         try:
             os.kill(pid, signal.SIGABRT)
         except ProcessLookupError:
             pass
-    time.sleep(3)
+        time.sleep(1.5)
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:
@@ -311,7 +311,9 @@ def run_mode(mode, site, test_path, tests, concurrency, *, env=(),
     tally = Tally()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
-    with open(log, 'wb') as err:
+    # NOTE(suite_bench): appending, so that what _stop writes and what the
+    # workers print after it don't overwrite each other.
+    with open(log, 'ab') as err:
         proc = subprocess.Popen(command, cwd=work, env=env,
                                 stdout=subprocess.PIPE, stderr=err,
                                 start_new_session=True)
@@ -390,18 +392,38 @@ def sample(tests, n, seed):
     return sorted(random.Random(seed).sample(sorted(tests), n))
 
 
-def hang_stacks(log, lines=60):
-    """What the workers' faulthandler printed on SIGABRT: each thread's
-    stack, innermost frame first."""
+def hang_stacks(log, lines=80):
+    """What the workers' faulthandler printed on SIGABRT: each distinct
+    thread stack once, innermost frame first, with how many threads of
+    the hung workers had it."""
     with open(log, 'rb') as f:
         text = f.read().decode('utf-8', 'replace')
     marker = text.rfind('=== suite_bench: HANG')
     if marker < 0:
         return ''
-    keep = [line for line in text[marker:].splitlines()[1:]
-            if line.strip() and not line.startswith(
-                ('Extension modules', 'Aborted'))]
-    return excerpt('\n'.join(keep), lines)
+    stacks = collections.Counter()
+    current = None
+    for line in text[marker:].splitlines()[1:]:
+        if line.startswith(('Thread 0x', 'Current thread 0x')):
+            if current is not None:
+                stacks[tuple(current)] += 1
+            current = ['(main thread)' if line.startswith('Current')
+                       else '(thread)']
+        elif line.startswith('  File ') and current is not None:
+            current.append(line.strip())
+        else:
+            if current is not None:
+                stacks[tuple(current)] += 1
+            current = None
+    if current is not None:
+        stacks[tuple(current)] += 1
+    out = []
+    for stack, n in stacks.most_common():
+        if len(stack) < 2:
+            continue
+        out.append(f'{n} {stack[0][1:-1]}(s):')
+        out.extend('  ' + frame for frame in stack[1:])
+    return excerpt('\n'.join(out), lines)
 
 
 def excerpt(text, lines=15):

@@ -159,6 +159,8 @@ class Tally(testtools.StreamResult):
         self.messages = 0
         self.reports = collections.Counter()
         self.details = {}
+        self.durations = {}
+        self._starts = {}
         self.last = time.monotonic()
         self._parts = collections.defaultdict(bytes)
 
@@ -166,11 +168,18 @@ class Tally(testtools.StreamResult):
                file_bytes=None, eof=False, **kwargs):
         with self.lock:
             self.last = time.monotonic()
+            stamp = kwargs.get('timestamp')
             if test_status == 'inprogress':
                 self.started.add(test_id)
+                if stamp is not None:
+                    self._starts[test_id] = stamp
             elif test_status in ('success', 'fail', 'skip', 'xfail',
                                  'uxsuccess'):
                 self.outcomes[test_id] = test_status
+                begun = self._starts.get(test_id)
+                if begun is not None and stamp is not None:
+                    self.durations[test_id] = (stamp - begun) \
+                        .total_seconds()
             if file_name is None:
                 return
             key = (test_id, file_name)
@@ -580,6 +589,21 @@ def main(argv=None):
                 if detail and i < args.show:
                     print(excerpt(detail))
                 bad = True
+    if 'fake' in results:
+        stock = results['fake']['tally'].durations
+        for mode, r in results.items():
+            if mode == 'fake':
+                continue
+            here = r['tally'].durations
+            slower = sorted(((here[t], stock[t], t) for t in here
+                             if t in stock and here[t] > 10 and
+                             here[t] > 2 * stock[t]), reverse=True)
+            if slower:
+                print(f'{TITLES[mode]}: {len(slower)} test(s) took over '
+                      f'10 s and twice their stock time (real-time '
+                      f'waits?):')
+                for took, was, test in slower[:5]:
+                    print(f'  {took:6.1f} s (stock {was:5.1f} s) {test}')
     if 'fake' in results and 'clock' in results:
         speed = results['fake']['wall'] / results['clock']['wall']
         print(f'clock wall speed-up over stock: {speed:.2f}x')

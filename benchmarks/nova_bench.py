@@ -17,12 +17,19 @@ name. Exits 1 if a test failed in one of the library's modes or a
 detector reported anything; a failure of stock ``fake:`` (the baseline,
 Nova's own) is printed but does not fail the run.
 
+Each mode runs under a wall-time cap (``--cap``, 30 minutes): a run that
+hangs, in a test or at exit, is killed by its process id and fails the
+run, with its workers' stacks (``benchmarks/suite_bench.py``, whose
+`run_mode` and `Tally` this uses, as ``tox -e ceilometer`` and ``tox -e
+mistral`` do).
+
 Nova's wheel installs ``etc/nova`` (``api-paste.ini``) under the
 environment's prefix, where its tests look for it next to the package (a
-source tree's layout); ``prepare()`` links it there first.
+source tree's layout); ``suite_bench.link_etc`` links it there first.
 
 Usage: ``python benchmarks/nova_bench.py [--modes fake,memory,clock,
-deadlocks] [--concurrency 2] [--slice FILE]`` (``tox -e nova`` runs it).
+deadlocks] [--concurrency 2] [--slice FILE] [--cap SECONDS]`` (``tox -e
+nova`` runs it).
 
 ``--waits`` measures instead the ceiling of any clock speed-up on the
 slice: each test runs once, stock, one at a time in each of
@@ -35,124 +42,30 @@ few per cent more CPU). Not run by ``tox -e nova``.
 """
 
 import argparse
-import collections
-import importlib.util
-import io
 import os
-import re
-import resource
 import shutil
 import subprocess
 import sys
-import tempfile
-import time
 
-import subunit
-import testtools
+import suite_bench
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SLICE = os.path.join(HERE, 'nova_slice.txt')
-RUN = [sys.executable, '-m', 'nova_fixtures.run', '--transport', 'memory',
-       '--adapter', 'nova', '--tests', 'nova.tests.functional']
-MODES = {
-    'fake': [],
-    'memory': RUN,
-    'clock': RUN + ['--clock'],
-    'deadlocks': RUN + ['--clock', '--deadlocks'],
-}
-TITLES = {'fake': 'fake: (stock)', 'memory': 'memory://',
-          'clock': 'memory:// + clock',
-          'deadlocks': 'memory:// + clock + deadlocks'}
-_COUNTED = re.compile(rb'^(\d+) message\(s\)')
+TEST_PATH = 'nova/tests/functional'
+OPTIONS = ('--adapter', 'nova', '--tests', 'nova.tests.functional')
+MODES = suite_bench.MODES
+TITLES = suite_bench.TITLES
 
 
-def nova_site():
-    spec = importlib.util.find_spec('nova')
-    if spec is None or not spec.submodule_search_locations:
-        sys.exit('nova is not installed here: run this through tox -e nova')
-    return os.path.dirname(list(spec.submodule_search_locations)[0])
+def nova_env():
+    return (('OS_NOVA_DISABLE_EVENTLET_PATCHING', '1'),
+            ('OS_TEST_TIMEOUT', os.environ.get('OS_TEST_TIMEOUT', '160')))
 
 
-def prepare(site):
-    """Put Nova's etc/ where its tests look for it (next to the package)."""
-    wanted = os.path.join(site, 'etc')
-    installed = os.path.join(sys.prefix, 'etc')
-    if not os.path.exists(os.path.join(wanted, 'nova', 'api-paste.ini')):
-        if not os.path.exists(os.path.join(installed, 'nova')):
-            sys.exit(f'no etc/nova under {sys.prefix}: is nova installed '
-                     f'from its wheel?')
-        os.symlink(installed, wanted)
-
-
-def tests_of_slice(path):
-    with open(path) as f:
-        return [line.strip() for line in f
-                if line.strip() and not line.startswith('#')]
-
-
-class _Tally(testtools.StreamResult):
-    """Outcomes and the details the fixtures attach, from a subunit stream.
-    """
-
-    def __init__(self):
-        super().__init__()
-        self.outcomes = {}
-        self.messages = 0
-        self.reports = collections.Counter()
-        self._parts = collections.defaultdict(bytes)
-
-    def status(self, test_id=None, test_status=None, file_name=None,
-               file_bytes=None, eof=False, **kwargs):
-        if test_status in ('success', 'fail', 'skip', 'xfail',
-                           'uxsuccess'):
-            self.outcomes[test_id] = test_status
-        if file_name is None:
-            return
-        key = (test_id, file_name)
-        self._parts[key] += bytes(file_bytes or b'')
-        if not eof:
-            return
-        content = self._parts.pop(key)
-        if file_name == 'fake-transport:counts':
-            found = _COUNTED.match(content)
-            if found:
-                self.messages += int(found.group(1))
-        elif file_name == 'nova-fixtures:deadlocks' and content.strip():
-            self.reports[test_id] += 1
-
-
-def run_mode(mode, site, tests, concurrency):
-    work = tempfile.mkdtemp(prefix=f'nova-bench-{mode}-')
-    with open(os.path.join(work, '.stestr.conf'), 'w') as f:
-        f.write(f'[DEFAULT]\ntest_path={site}/nova/tests/functional\n'
-                f'top_dir={site}\n')
-    with open(os.path.join(work, 'tests.txt'), 'w') as f:
-        f.write('\n'.join(tests) + '\n')
-    env = dict(os.environ, OS_NOVA_DISABLE_EVENTLET_PATCHING='1',
-               OS_TEST_TIMEOUT=os.environ.get('OS_TEST_TIMEOUT', '160'))
-    stestr = [sys.executable, '-m', 'stestr']
-    subprocess.run(stestr + ['init'], cwd=work, env=env, check=True,
-                   capture_output=True)
-    command = MODES[mode] + (['--'] if MODES[mode] else []) + stestr + [
-        'run', '--concurrency', str(concurrency), '--load-list',
-        'tests.txt']
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.monotonic()
-    done = subprocess.run(command, cwd=work, env=env, capture_output=True)
-    wall = time.monotonic() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + \
-        (after.ru_stime - before.ru_stime)
-    stream = subprocess.run(stestr + ['last', '--subunit'], cwd=work,
-                            env=env, capture_output=True).stdout
-    tally = _Tally()
-    subunit.ByteStreamToStreamResult(
-        io.BytesIO(stream), non_subunit_name='stdout').run(tally)
-    log = os.path.join(work, 'output.txt')
-    with open(log, 'wb') as f:
-        f.write(done.stdout + done.stderr)
-    return {'mode': mode, 'rc': done.returncode, 'wall': wall, 'cpu': cpu,
-            'tally': tally, 'log': log, 'work': work}
+def run_mode(mode, site, tests, concurrency, cap, expected=None):
+    return suite_bench.run_mode(
+        mode, site, TEST_PATH, tests, concurrency, env=nova_env(),
+        options=OPTIONS, cap=cap, prefix='nova-bench', expected=expected)
 
 
 _PROFILE = '''
@@ -172,8 +85,7 @@ def measure_waits(site, tests, concurrency):
     """Each test's stock wall and process CPU, run one at a time in each
     of ``concurrency`` processes; print the ceiling of a clock speed-up.
     """
-    env = dict(os.environ, OS_NOVA_DISABLE_EVENTLET_PATCHING='1',
-               OS_TEST_TIMEOUT=os.environ.get('OS_TEST_TIMEOUT', '160'))
+    env = dict(os.environ, **dict(nova_env()))
     children = [subprocess.Popen(
         [sys.executable, '-c', _PROFILE] + tests[i::concurrency],
         cwd=site, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
@@ -210,15 +122,19 @@ def main():
                         help='a file of test ids, one per line')
     parser.add_argument('--waits', action='store_true',
                         help='measure the ceiling of a clock speed-up')
+    parser.add_argument('--cap', type=float, default=1800.0,
+                        help='wall-time cap of each mode, in seconds: a '
+                             'run still going then is a HANG (default '
+                             '1800)')
     args = parser.parse_args()
     modes = [m for m in args.modes.split(',') if m]
     unknown = [m for m in modes if m not in MODES]
     if unknown:
         parser.error(f'unknown mode(s) {", ".join(unknown)}; choose from '
                      f'{", ".join(MODES)}')
-    site = nova_site()
-    prepare(site)
-    tests = tests_of_slice(args.slice)
+    site = suite_bench.site_of('nova')
+    suite_bench.link_etc(site, 'nova')
+    tests = suite_bench.read_list(args.slice)
     if args.waits:
         return measure_waits(site, tests, args.concurrency)
     print(f'Nova functional slice: {len(tests)} tests from '
@@ -229,25 +145,36 @@ def main():
     print(f'{"mode":32} {"passed":>6} {"failed":>6} {"wall":>8} '
           f'{"CPU":>8} {"CPU/workers":>11} {"messages":>9} '
           f'{"reports":>7}', flush=True)
+    expected = None
     for mode in modes:
-        r = results[mode] = run_mode(mode, site, tests, args.concurrency)
+        r = results[mode] = run_mode(mode, site, tests, args.concurrency,
+                                     args.cap, expected)
         tally = r['tally']
-        passed = sum(1 for s in tally.outcomes.values() if s == 'success')
-        failed = [t for t, s in tally.outcomes.items()
-                  if s in ('fail', 'uxsuccess')]
-        missing = len(tests) - len(tally.outcomes)
+        if mode == 'fake' and not r['hang']:
+            expected = set(tally.outcomes) - {'process-returncode'}
+        passed = tally.count('success')
+        failed = tally.failed()
+        missing = len(r['never'])
         r['passed'] = passed
         messages = f'{tally.messages:,}' if mode != 'fake' else '-'
         print(f'{TITLES[mode]:32} {passed:6} {len(failed) + missing:6} '
               f'{r["wall"]:7.1f}s {r["cpu"]:7.1f}s '
               f'{r["cpu"] / args.concurrency:10.1f}s {messages:>9} '
               f'{sum(tally.reports.values()):7}', flush=True)
-        if failed or missing or r['rc'] or tally.reports:
+        if (failed or missing or r['hang'] or tally.returncode_failed()
+                or tally.reports):
             bad = bad or mode != 'fake'
             for test in failed:
                 print(f'  FAILED {test}')
             for test in tally.reports:
                 print(f'  REPORT {test}')
+            if r['hang']:
+                print(f'  HANG {r["hang"]}: killed after {r["wall"]:.0f} s')
+                stacks = suite_bench.hang_stacks(r['log'])
+                if stacks:
+                    print(stacks)
+            elif tally.returncode_failed():
+                print('  a stestr worker exited non-zero')
             if missing:
                 print(f'  {missing} test(s) did not run')
             print(f'  stestr repository and output: {r["work"]}')

@@ -38,8 +38,7 @@ class Follower:
     """Watches the running members of ``bubble`` for the clock's watchdog.
 
     Call `step` (bubble mutex held) every few milliseconds; it returns
-    the names and sites of the threads it moved time for, the first time
-    it does so after a mark.
+    the idents of the threads it moved time for, or None.
     """
 
     def __init__(self, bubble: Any) -> None:
@@ -48,7 +47,6 @@ class Follower:
         self.base_ns = 0
         self.cpu: dict[int, float] = {}
         self.burned = 0.0
-        self.moved = False
 
     def step(self) -> list[int] | None:
         bubble = self.bubble
@@ -67,19 +65,16 @@ class Follower:
                 self.cpu[ident] = used
         if self.burned < GRACE:
             return None
-        first = not self.moved
-        self.moved = True
         bubble.follow(self.base_ns + round(self.burned * _NS))
         if bubble.progress != self.progress:
             self._mark()
-        return running if first else None
+        return running
 
     def _mark(self) -> None:
         bubble = self.bubble
         self.progress = bubble.progress
         self.base_ns = bubble.now_ns
         self.burned = 0.0
-        self.moved = False
         self.cpu = {}
         for ident in bubble.members:
             if ident not in bubble.parked:

@@ -110,8 +110,8 @@ class Bubble(_core.Core):
         self.lockdep: _lockdep.LockGraph | None = None
         self.holding: dict[int, list[tuple[Any, str]]] = \
             collections.defaultdict(list)
-        self.named_owner: dict[str, int] = {}
-        self.named_waiting: dict[int, tuple[str, str]] = {}
+        self.named_owner: dict[_lockdep.NamedLock, int] = {}
+        self.named_waiting: dict[int, tuple[_lockdep.NamedLock, str]] = {}
         self.deadlocks: list[str] = []
         self._in_lockdep = False
         # NOTE(bubble): a lock of each lockdep class, to name it in reports.
@@ -214,12 +214,13 @@ class Bubble(_core.Core):
         waiter, current = me, lock
         seen = set()
         while True:
-            if isinstance(current, str):
+            if isinstance(current, _lockdep.NamedLock):
                 holder = self.named_owner.get(current)
             else:
                 holder = current.owner if current.kind == 'mutex' else None
             if holder is None or (waiter, holder) in seen or (
-                    holder == waiter and not isinstance(current, str)):
+                    holder == waiter and
+                    not isinstance(current, _lockdep.NamedLock)):
                 return []
             seen.add((waiter, holder))
             chain.append((waiter, current, holder))
@@ -241,7 +242,7 @@ class Bubble(_core.Core):
                  f'each other:']
         for waiter, lock, holder in chain:
             acquired = next((site for held, site in
-                             self.holding.get(holder, []) if held is lock),
+                             self.holding.get(holder, []) if held == lock),
                             '?')
             lines.append(f'  "{self.name(waiter)}" waits for '
                          f'{self.lock_desc(lock)}, held by '
@@ -273,7 +274,8 @@ class Bubble(_core.Core):
                     cls = self.lock_class(one)
                     if cls not in self._examples:
                         self._examples[cls] = (
-                            one if isinstance(one, str) else weakref.ref(one))
+                            one if isinstance(one, _lockdep.NamedLock)
+                            else weakref.ref(one))
                 self.lockdep.acquire(
                     self.name(ident),
                     [(self.lock_class(h), self.concrete_lock(h), site)
@@ -286,7 +288,7 @@ class Bubble(_core.Core):
     def _name_of_class(self, cls: str) -> str | None:
         """The name code gives the first lock seen of class ``cls``."""
         example = self._examples.get(cls)
-        if example is None or isinstance(example, str):
+        if example is None or isinstance(example, _lockdep.NamedLock):
             return None
         lock = example()
         return None if lock is None else _names.bound_name(lock)
@@ -319,14 +321,14 @@ class Bubble(_core.Core):
     def lock_class(lock: Any) -> str:
         """The lockdep class: ``lockutils:<name, ids folded>`` or where the
         lock was made."""
-        if isinstance(lock, str):
-            return f'lockutils:{_lockdep.fold_ids(lock)}'
+        if isinstance(lock, _lockdep.NamedLock):
+            return lock.lock_class
         return lock.lock_class or lock.site or '?'
 
     @classmethod
     def concrete_lock(cls, lock: Any) -> str:
         """``lockutils:<name>`` for a named lock, else its class: a lock
         made by code has no name of its own to tell it from its class."""
-        if isinstance(lock, str):
-            return f'lockutils:{lock}'
+        if isinstance(lock, _lockdep.NamedLock):
+            return lock.concrete
         return cls.lock_class(lock)

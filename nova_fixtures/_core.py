@@ -45,6 +45,8 @@ import sys
 import threading
 from typing import Any, Callable, Iterator
 
+from nova_fixtures import _lockdep
+
 __all__ = ['ClockError', 'Core', 'DeadlockError', 'Park', 'get_ident']
 
 get_ident = _thread.get_ident
@@ -570,8 +572,8 @@ class Core:
         self.end(park, granted=kind == 'settle')
 
     def lock_desc(self, lock: Any) -> str:
-        if isinstance(lock, str):
-            return f'lockutils lock "{lock}"'
+        if isinstance(lock, _lockdep.NamedLock):
+            return lock.describe()
         return f'lock made at {getattr(lock, "site", "") or "?"}'
 
 

@@ -14,10 +14,11 @@ reported once per pair even if this run never deadlocked.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import re
-from typing import Callable
+from typing import Callable, Hashable
 
-__all__ = ['LockGraph', 'fold_ids']
+__all__ = ['LockGraph', 'NamedLock', 'fold_ids']
 
 # NOTE(lockdep): an id stands alone: no letter or digit either side, so
 # 'v2' and the digits inside a longer hex run stay as they are.
@@ -48,6 +49,39 @@ def fold_ids(name: str) -> str:
         fold_ids('instance-42')  # 'instance-<int>'
     """
     return _INT.sub('<int>', _UUID.sub('<uuid>', name))
+
+
+@dataclasses.dataclass(frozen=True)
+class NamedLock:
+    """An oslo.concurrency lock as the detector knows it: by its name.
+
+    lockutils accepts any hashable name (Designate's are bytes,
+    ``b'create-new-zone'``) and keeps ``'x'`` and ``b'x'`` apart, so the name
+    is kept as given; `text` is how reports spell it.
+    """
+
+    name: Hashable
+
+    @property
+    def text(self) -> str:
+        """The name itself if a str, else its repr (``b'x'``, ``('a', 1)``)."""
+        return self.name if isinstance(self.name, str) else repr(self.name)
+
+    @property
+    def lock_class(self) -> str:
+        """``lockutils:<name, ids folded>``: see `fold_ids`."""
+        return f'lockutils:{fold_ids(self.text)}'
+
+    @property
+    def concrete(self) -> str:
+        """``lockutils:<name>``."""
+        return f'lockutils:{self.text}'
+
+    def describe(self) -> str:
+        """``lockutils lock "x"`` (a str name) or ``lockutils lock b'x'``."""
+        if isinstance(self.name, str):
+            return f'lockutils lock "{self.name}"'
+        return f'lockutils lock {self.text}'
 
 
 class LockGraph:

@@ -7,7 +7,7 @@ import contextlib
 import sys
 import threading
 import time
-from typing import Any, Iterator
+from typing import Any, Callable, Hashable, Iterator
 
 import fixtures
 
@@ -156,42 +156,45 @@ class DeadlockFixture(_state.GuardedFixture):
             from oslo_concurrency import lockutils
         except ImportError:
             return
-        real_lock = lockutils.lock
+        # NOTE(deadlock): typed for str names, but lockutils takes any
+        # hashable one (Designate's are bytes).
+        real_lock: Callable[..., Any] = lockutils.lock
         bubble = self.bubble
 
         @contextlib.contextmanager
-        def lock(name: str, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        def lock(name: Hashable, *args: Any, **kwargs: Any) -> Iterator[Any]:
             me = _bubble.get_ident()
             if not (bubble.detect and bubble.active and
                     me in bubble.members):
                 with real_lock(name, *args, **kwargs) as taken:
                     yield taken
                 return
+            named = _lockdep.NamedLock(name)
             caller = sys._getframe(1)
             site = _bubble.site_of(caller)
             with bubble.mutex:
                 bubble.note_acquire(
-                    me, name, True,
+                    me, named, True,
                     lambda: '\n'.join(_bubble.trimmed_stack(caller)))
-                if bubble.named_owner.get(name) == me:
-                    raise bubble.self_deadlock(me, name, site)
-                chain = bubble.find_cycle(me, name)
+                if bubble.named_owner.get(named) == me:
+                    raise bubble.self_deadlock(me, named, site)
+                chain = bubble.find_cycle(me, named)
                 if chain:
                     raise bubble.cycle_error(chain)
-                bubble.named_waiting[me] = (name, site)
+                bubble.named_waiting[me] = (named, site)
             try:
                 with real_lock(name, *args, **kwargs) as taken:
                     with bubble.mutex:
                         bubble.named_waiting.pop(me, None)
-                        bubble.named_owner[name] = me
-                        bubble.note_held(me, name, site)
+                        bubble.named_owner[named] = me
+                        bubble.note_held(me, named, site)
                     try:
                         yield taken
                     finally:
                         with bubble.mutex:
-                            if bubble.named_owner.get(name) == me:
-                                del bubble.named_owner[name]
-                            bubble.note_released(me, name)
+                            if bubble.named_owner.get(named) == me:
+                                del bubble.named_owner[named]
+                            bubble.note_released(me, named)
             finally:
                 with bubble.mutex:
                     bubble.named_waiting.pop(me, None)

@@ -23,7 +23,9 @@ def nested(barrier, first, second):
     """A thread body: hold ``first``, meet the other thread at ``barrier``,
     then take ``second``. Locks, or lockutils lock names."""
     def hold(lock):
-        return lockutils.lock(lock) if isinstance(lock, str) else lock
+        if isinstance(lock, (str, bytes, tuple)):
+            return lockutils.lock(lock)
+        return lock
 
     def body():
         with hold(first):
@@ -166,6 +168,38 @@ class TestWaitForCycles(DeadlockTestCase):
                       f'by "T1"', report)
         self.assertRaises(nova_fixtures.DeadlockError, self.finish())
 
+    def test_lock_names_of_any_hashable_type(self):
+        # Designate names its locks with bytes; lockutils keeps b'x' and
+        # 'x' apart, and so does the detector.
+        names = [b'create-new-zone', ('zone', 7)]
+        barrier = threading.Barrier(2)
+        runner = Runner()
+        # nested's ``with hold(first):``
+        first = nested.__code__.co_firstlineno + 9
+        runner.start('T1', nested(barrier, names[0], names[1]))
+        runner.start('T2', nested(barrier, names[1], names[0]))
+        runner.join()
+        [report] = [str(e) for e in runner.errors.values()]
+        self.assertIn(f'  "T1" waits for lockutils lock (\'zone\', 7), held '
+                      f'by "T2" (acquired at {HERE}:{first})', report)
+        self.assertIn(f'  "T2" waits for lockutils lock b\'create-new-zone\', '
+                      f'held by "T1" (acquired at {HERE}:{first})',
+                      report)
+        self.assertRaises(nova_fixtures.DeadlockError, self.finish())
+
+    def test_bytes_and_str_names_are_two_locks(self):
+        with lockutils.lock(b'zone'):
+            with lockutils.lock('zone'):
+                pass
+            enter = lockutils.lock(b'zone').__enter__
+            line = line_here()
+            error = self.assertRaises(nova_fixtures.DeadlockError, enter)
+        self.assertEqual(
+            f'self-deadlock: "MainThread" acquires the lockutils lock '
+            f"b'zone' again, at {HERE}:{line}, while holding it "
+            f'(not re-entrant)', str(error))
+        self.assertRaises(nova_fixtures.DeadlockError, self.finish())
+
 
 class TestOtherDeadlocks(DeadlockTestCase):
 
@@ -287,6 +321,23 @@ class TestLockOrder(DeadlockTestCase):
         error = self.assertRaises(nova_fixtures.LockOrderError,
                                   self.finish())
         self.assertEqual(report, str(error))
+
+    def test_inversion_of_bytes_named_locks(self):
+        zone = f'zone-{uuid.uuid4()}'.encode()
+        with lockutils.lock(b'create-new-zone'):
+            with lockutils.lock(zone):
+                pass
+        with lockutils.lock(zone):
+            with lockutils.lock(b'create-new-zone'):
+                pass
+        [report] = self.fixture.inversions
+        self.assertTrue(report.startswith(
+            f"possible circular locking dependency: "
+            f"lockutils:b'create-new-zone' is taken while holding "
+            f"lockutils:{zone!r} (lockutils:b'zone-<uuid>'), but "
+            f"lockutils:b'create-new-zone' -> lockutils:b'zone-<uuid>' was "
+            f"taken before\n"), report)
+        self.assertRaises(nova_fixtures.LockOrderError, self.finish())
 
     def test_locks_are_named_as_the_code_names_them(self):
         class Engine:

@@ -1,7 +1,9 @@
 """Fixtures for functional tests of OpenStack-style services on threads."""
 
-# NOTE(init): fake_transport first: it selects oslo.service's threading
-# backend before anything imports oslo_messaging.
+# NOTE(init): _native first: it refuses an eventlet-patched interpreter
+# with a clear error. Then fake_transport: it selects oslo.service's
+# threading backend before anything imports oslo_messaging.
+from nova_fixtures import _native  # noqa: F401
 import fake_transport  # noqa: F401
 from nova_fixtures._state import FixtureNotReady
 from nova_fixtures.cast_as_call import CastAsCallFixture

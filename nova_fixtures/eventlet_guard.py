@@ -10,19 +10,13 @@ from typing import Any
 import fixtures
 
 from fake_transport import backend
+from nova_fixtures import _native
 
 __all__ = ['EventletUsed', 'NoEventletFixture']
 
 
 class EventletUsed(AssertionError):
     """eventlet monkey-patched the interpreter or ran a greenthread."""
-
-
-def _patched_modules() -> list[str]:
-    patcher = sys.modules.get('eventlet.patcher')
-    if patcher is None:
-        return []
-    return sorted(getattr(patcher, 'already_patched', {}))
 
 
 class NoEventletFixture(fixtures.Fixture):
@@ -43,7 +37,7 @@ class NoEventletFixture(fixtures.Fixture):
     def _setUp(self) -> None:
         if backend.eventlet_backend_selected():
             raise EventletUsed(backend.EVENTLET_BACKEND_MESSAGE)
-        patched = _patched_modules()
+        patched = _native.patched_modules()
         if patched:
             raise EventletUsed(
                 f'eventlet has monkey-patched this interpreter '
@@ -65,7 +59,7 @@ class NoEventletFixture(fixtures.Fixture):
                                                  get_hub))
 
     def _check(self) -> None:
-        patched = _patched_modules()
+        patched = _native.patched_modules()
         if patched:
             raise EventletUsed(
                 f'the test monkey-patched eventlet '

@@ -1,5 +1,6 @@
 """ThreadLeakFixture and NoEventletFixture."""
 
+import subprocess
 import sys
 import threading
 
@@ -110,3 +111,33 @@ class TestNoEventletFixture(testtools.TestCase):
     def test_importing_eventlet_is_allowed(self):
         with nova_fixtures.NoEventletFixture():
             import eventlet  # noqa: F401
+
+
+_PATCHED_IMPORT = """
+import warnings
+warnings.simplefilter('ignore')
+import eventlet
+eventlet.monkey_patch()
+print(', '.join(sorted(eventlet.patcher.already_patched)))
+try:
+    import nova_fixtures
+except ImportError as exc:
+    print(type(exc).__name__, exc)
+"""
+
+
+class TestEventletPatchedInterpreter(testtools.TestCase):
+
+    def test_importing_the_library_after_monkey_patch_says_why(self):
+        # In a child: really patching this interpreter would break the run.
+        done = subprocess.run([sys.executable, '-c', _PATCHED_IMPORT],
+                              capture_output=True, text=True, timeout=60)
+        patched, said = done.stdout.split('\n', 1)
+        self.assertIn('thread, time', patched)
+        self.assertEqual(
+            f'EventletPatched nova_fixtures runs on native threads only, and '
+            f'eventlet.monkey_patch() has patched this interpreter '
+            f'({patched}) before nova_fixtures was imported. Remove the '
+            f'monkey_patch() call from the code the tests import first '
+            f'(often the tests package\'s __init__.py), or run these tests '
+            f'without nova_fixtures.\n', said, done.stderr)

@@ -386,6 +386,12 @@ class Core:
             return owner is not None and owner in self.members
         return kind != 'io'
 
+    def at_rest(self, ident: int) -> bool:
+        """``ident`` waits and nothing has woken it (mutex held): parked in
+        a wait not yet ended, or in an io/listen scope not resumed."""
+        park = self.parked.get(ident)
+        return park is not None and not park.done and not park.resumed
+
     def _all_parked(self) -> bool:
         """Every member parked, durably; io waits answered."""
         if len(self.parked) < len(self.members) + self.pending or \

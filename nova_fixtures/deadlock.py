@@ -21,6 +21,10 @@ __all__ = ['DeadlockError', 'DeadlockFixture', 'LockOrderError']
 
 DeadlockError = _bubble.DeadlockError
 
+# NOTE(deadlock): how often the teardown looks whether the threads it waits
+# for have come to rest (see DeadlockFixture._unwind).
+_UNWIND_POLL = 0.005
+
 # NOTE(deadlock): who set up the active DeadlockFixture and from where, for
 # the error a second one gets while it is active.
 _opened_by = ''
@@ -70,6 +74,10 @@ class DeadlockFixture(_state.GuardedFixture):
 
     :param lockdep: check lock order.
     :param on_inversion: ``'fail'`` or ``'record'``.
+    :param unwind_timeout: seconds the cleanup gives threads that are
+        still running, or unwinding from the error it gave them, to exit or
+        come to rest; threads at rest in a wait (an idle pool worker) are
+        not waited for.
 
     Example::
 
@@ -133,10 +141,7 @@ class DeadlockFixture(_state.GuardedFixture):
         bubble = self.bubble
         members = set(bubble.members) - {bubble.root}
         bubble.close(abandon=True)
-        deadline = time.monotonic() + self.unwind_timeout
-        for thread in threading.enumerate():
-            if thread.ident in members:
-                thread.join(max(0.0, deadline - time.monotonic()))
+        self._unwind(members)
         with bubble.mutex:
             bubble.detect = False
             bubble.abandoning = False
@@ -150,6 +155,29 @@ class DeadlockFixture(_state.GuardedFixture):
             raise DeadlockError('\n\n'.join(deadlocks))
         if inversions and self.on_inversion == 'fail':
             raise LockOrderError('\n\n'.join(inversions))
+
+    def _unwind(self, members: set[int]) -> None:
+        """Give the test's threads up to ``unwind_timeout`` to exit or rest.
+
+        A thread unwinding from the `DeadlockError` the teardown gave it,
+        or still running, is waited for. One at rest in a wait the teardown
+        left standing (a pool's worker idle in its work loop, a server
+        listening) costs nothing: it may wait for good, and is no deadlock
+        (`ThreadLeakFixture` is what reports threads left running).
+        """
+        bubble = self.bubble
+        deadline = time.monotonic() + self.unwind_timeout
+        while True:
+            with bubble.mutex:
+                busy = [thread for thread in threading.enumerate()
+                        if thread.ident in members and
+                        not bubble.at_rest(thread.ident)]
+            left = deadline - time.monotonic()
+            if not busy or left <= 0:
+                return
+            # NOTE(deadlock): a running thread may come to rest rather than
+            # exit, which no join sees: look again every _UNWIND_POLL.
+            busy[0].join(min(left, _UNWIND_POLL))
 
     def _patch_lockutils(self) -> None:
         try:

@@ -1,10 +1,12 @@
 """DeadlockFixture on small deliberate deadlocks, reports asserted exactly.
 """
 
+import concurrent.futures
 import sys
 import threading
 import uuid
 
+import futurist
 from oslo_concurrency import lockutils
 import testtools
 
@@ -391,6 +393,57 @@ class TestLockOrder(DeadlockTestCase):
             with b, a:
                 pass
             self.assertEqual(1, len(fixture.inversions))
+
+
+class TestTeardown(testtools.TestCase):
+    """What the detector's cleanup waits for, on real time."""
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(nova_fixtures.ThreadLeakFixture())
+
+    def idle_pool_left_by(self, make_pool):
+        # NOTE(tests): were an idle worker waited for, cleanUp would take
+        # the hour of unwind_timeout and the test time out.
+        fixture = nova_fixtures.DeadlockFixture(unwind_timeout=3600)
+        fixture.setUp()
+        pool = make_pool()
+        self.addCleanup(pool.shutdown)
+        self.assertEqual(2, pool.submit(lambda: 2).result())
+        fixture.cleanUp()
+        return pool
+
+    def test_idle_stdlib_pool_workers_are_not_waited_for(self):
+        pool = self.idle_pool_left_by(
+            lambda: concurrent.futures.ThreadPoolExecutor(2))
+        self.assertTrue(all(t.is_alive() for t in pool._threads))
+
+    def test_idle_futurist_pool_workers_are_not_waited_for(self):
+        pool = self.idle_pool_left_by(lambda: futurist.ThreadPoolExecutor(2))
+        self.assertTrue(all(w.is_alive() for w in pool._workers))
+
+    def test_a_thread_unwinding_from_the_teardown_is_waited_for(self):
+        fixture = nova_fixtures.DeadlockFixture(unwind_timeout=3600)
+        fixture.setUp()
+        made = line_here()
+        lock, raised = threading.Lock(), []
+        lock.acquire()
+
+        def blocked():
+            try:
+                lock.acquire()
+            except nova_fixtures.DeadlockError as exc:
+                raised.append(str(exc))
+
+        thread = threading.Thread(target=blocked)
+        thread.start()
+        wait_until_queued(lock, 1)
+        fixture.cleanUp()
+        self.assertFalse(thread.is_alive())
+        self.assertEqual(['abandoned at the end of the test: this thread '
+                          'was still waiting for lock made at '
+                          f'{HERE}:{made}'],
+                         raised)
 
 
 class TestMisuse(testtools.TestCase):

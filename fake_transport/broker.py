@@ -113,6 +113,7 @@ class _Publication:
     expires_at: float | None
     client_timeout: float | None
     reply_to: Any
+    origin: str | None = None
 
 
 class Broker:
@@ -201,11 +202,14 @@ class Broker:
                 timeout: float | None = None,
                 client_timeout: float | None = None,
                 mandatory: bool = False, reply_to: Any = None,
-                declare_queue: str | None = None) -> None:
+                declare_queue: str | None = None,
+                origin: str | None = None) -> None:
         """Accept a message and route it.
 
         :param declare_queue: a queue to declare and bind first, as the
             rabbit notifier declares ``<topic>.<priority>``.
+        :param origin: where the sending transport came from, when not
+            from this bus (`JournalEntry.origin`).
         :param timeout: the message's time to live (calls).
         :raises MessageUndeliverable: ``mandatory`` and nothing is bound.
         :raises MessageDeliveryFailure: a ``fail`` fault matched.
@@ -219,7 +223,7 @@ class Broker:
             payload=payload, client_timeout=client_timeout,
             expires_at=(time.monotonic() + timeout
                         if timeout is not None else None),
-            reply_to=reply_to)
+            reply_to=reply_to, origin=origin)
         if mandatory:
             with self._lock:
                 routed = self._bindings.get((exchange, routing_key))
@@ -267,7 +271,8 @@ class Broker:
         return self.journal.record(
             kind=pub.kind, exchange=pub.exchange, topic=pub.topic,
             server=pub.server, method=pub.method, sender=pub.sender,
-            msg_id=pub.msg_id, queue=queue, outcome=outcome)
+            msg_id=pub.msg_id, queue=queue, outcome=outcome,
+            origin=pub.origin)
 
     def _delay(self, pub: _Publication, seconds: float, copies: int) -> None:
         entry = self._record(pub, None, 'delayed')

@@ -13,13 +13,14 @@ import queue
 import threading
 import time
 import uuid
-from typing import Any
+from typing import Any, Callable
 
 from oslo_messaging._drivers import amqp as rpc_amqp
 from oslo_messaging._drivers import base
 from oslo_messaging._drivers import common as rpc_common
 from oslo_messaging import exceptions
 
+from fake_transport import broker as broker_mod
 from fake_transport import faults
 from fake_transport import journal
 from fake_transport import listener as listener_mod
@@ -144,10 +145,42 @@ class MemoryDriver(base.BaseDriver):
                  default_exchange: str | None = None,
                  allowed_remote_exmods: list[str] | None = None) -> None:
         super().__init__(conf, url, default_exchange, allowed_remote_exmods)
-        self.broker = registry.get_broker(url)
+        self._home = registry.get_broker(url)
+        self._current: Callable[[], broker_mod.Broker | None] | None = None
+        self._origin = ''
         self._lock = threading.Lock()
         self._listeners: set[listener_mod.MemoryListener] = set()
         self._closed = False
+
+    @property
+    def broker(self) -> broker_mod.Broker:
+        """The bus this transport uses now: the one its URL names, or for
+        a transport that follows (`follow`), the one it follows."""
+        current = self._current
+        found = current() if current is not None else None
+        return found if found is not None else self._home
+
+    def follow(self, current: Callable[[], broker_mod.Broker | None],
+               origin: str) -> None:
+        """Use the bus ``current()`` returns at each send and listen.
+
+        For transports made for ``fake:`` URLs: the ``fake:`` driver has
+        one bus per process, so a transport (and its clients) that a suite
+        keeps in a module global works in every later test, and its
+        ``cleanup()`` only stops its listeners. A following transport does
+        the same on the bus of whichever test is running (its own bus when
+        ``current()`` returns None), and each message it sends on another
+        bus than its own has ``origin`` in its journal entry.
+
+        :param current: returns the bus to use now, or None.
+        :param origin: where the transport came from, as the journal says
+            it (``a fake: transport made in <test id>``).
+        """
+        self._current = current
+        self._origin = origin
+
+    def _origin_on(self, broker: broker_mod.Broker) -> str | None:
+        return self._origin if broker is not self._home else None
 
     def _check_open(self) -> None:
         if self._closed:
@@ -168,6 +201,7 @@ class MemoryDriver(base.BaseDriver):
              retry: int | None = None,
              transport_options: Any = None) -> Any:
         self._check_open()
+        broker = self.broker
         # NOTE(driver): refused before anything is sent.
         faults.check_seconds('call timeout', timeout, none_ok=True)
         faults.check_seconds('call monitor timeout', call_monitor_timeout,
@@ -181,7 +215,7 @@ class MemoryDriver(base.BaseDriver):
                        _timeout=call_monitor_timeout)
         unique_id = _next_id()
         msg[rpc_amqp.UNIQUE_ID] = unique_id
-        payload = self._encode(msg, ctxt)
+        payload = self._encode(broker, msg, ctxt)
         if target.fanout:
             kind, exchange, key = 'fanout', f'{target.topic}_fanout', ''
         else:
@@ -191,14 +225,14 @@ class MemoryDriver(base.BaseDriver):
                    else target.topic)
         mandatory = bool(transport_options is not None and
                          transport_options.at_least_once)
-        self.broker.publish(
+        broker.publish(
             kind=kind, exchange=exchange, routing_key=key,
             topic=target.topic, server=target.server,
             method=message.get('method'), msg_id=msg_id,
             unique_id=unique_id, payload=payload,
             timeout=timeout if wait_for_reply else None,
             client_timeout=call_monitor_timeout, mandatory=mandatory,
-            reply_to=waiter)
+            reply_to=waiter, origin=self._origin_on(broker))
         if waiter is None:
             return None
         result, failure = waiter.wait(msg_id, target.topic, timeout,
@@ -208,13 +242,14 @@ class MemoryDriver(base.BaseDriver):
                 failure, self._allowed_remote_exmods)
         return wire.loads(result)
 
-    def _encode(self, msg: dict[str, Any], ctxt: Any) -> str:
+    def _encode(self, broker: broker_mod.Broker, msg: dict[str, Any],
+                ctxt: Any) -> str:
         context = ctxt if isinstance(ctxt, dict) else (
             ctxt.to_dict() if ctxt is not None else {})
         # NOTE(driver): the keys opted in with Broker.pass_by_handle become
         # markers first; any other key that JSON refuses is refused below,
         # with the same error as on a bus that passes nothing by handle.
-        context = self.broker.handles.stash(context)
+        context = broker.handles.stash(context)
         rpc_amqp.pack_context(msg, context)
         try:
             return wire.dumps(msg)
@@ -232,18 +267,19 @@ class MemoryDriver(base.BaseDriver):
                           message: dict[str, Any], version: float,
                           retry: int | None = None) -> None:
         self._check_open()
+        broker = self.broker
         msg = dict(message)
         unique_id = _next_id()
         msg[rpc_amqp.UNIQUE_ID] = unique_id
-        payload = self._encode(msg, ctxt)
+        payload = self._encode(broker, msg, ctxt)
         exchange = self._exchange(target)
-        self.broker.publish(
+        broker.publish(
             kind='notification', exchange=exchange, routing_key=target.topic,
             topic=target.topic, server=None,
             method=message.get('event_type'),
             msg_id=str(message.get('message_id') or _next_id()),
             unique_id=unique_id, payload=payload,
-            declare_queue=target.topic)
+            declare_queue=target.topic, origin=self._origin_on(broker))
 
     def _register(self, listener: listener_mod.MemoryListener
                   ) -> listener_mod.MemoryListener:
@@ -286,9 +322,11 @@ class MemoryDriver(base.BaseDriver):
             server=pool, rpc=False, on_cleanup=self._forget))
 
     def cleanup(self) -> None:
-        """Stop this transport's listeners; the bus itself stays."""
+        """Stop this transport's listeners; the bus itself stays. The
+        transport is closed, but for one that follows (`follow`), which
+        stays usable as a ``fake:`` one does."""
         with self._lock:
-            self._closed = True
+            self._closed = self._current is None
             listeners = list(self._listeners)
         for listener in listeners:
             listener.cleanup()

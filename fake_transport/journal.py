@@ -206,6 +206,9 @@ class JournalEntry:
         ``None`` for an entry no journal recorded.
     :ivar virtual: seconds of virtual time when recorded, if the recording
         thread ran on a virtual clock (`set_virtual_clock`), else ``None``.
+    :ivar origin: for a message sent through a transport made for another
+        bus (a ``fake:`` transport kept from an earlier test), where that
+        transport came from; else ``None``. Shown by ``str()``.
 
     ``real`` and ``virtual`` are not compared by ``==`` nor shown by
     ``repr()`` or ``str()``; `Journal.render` shows them.
@@ -213,14 +216,14 @@ class JournalEntry:
 
     __slots__ = ('seq', 'kind', 'exchange', 'topic', 'server', 'method',
                  'sender', 'msg_id', 'queue', 'reason', 'real', 'virtual',
-                 '_outcome', '_tally')
+                 'origin', '_outcome', '_tally')
     _FIELDS = ('seq', 'kind', 'exchange', 'topic', 'server', 'method',
                'sender', 'msg_id', 'queue', 'outcome')
 
     def __init__(self, seq: int, kind: str, exchange: str, topic: str,
                  server: str | None, method: str | None, sender: str,
                  msg_id: str, queue: str | None = None,
-                 outcome: str = 'queued') -> None:
+                 outcome: str = 'queued', origin: str | None = None) -> None:
         self.seq = seq
         self.kind = kind
         self.exchange = exchange
@@ -235,6 +238,7 @@ class JournalEntry:
         self.reason: str | None = None
         self.real: float | None = None
         self.virtual: float | None = None
+        self.origin = origin
         self._outcome = outcome
         self._tally: _Tally | None = None
 
@@ -276,8 +280,9 @@ class JournalEntry:
         where = f'{self.topic}' + (f'.{self.server}' if self.server else '')
         what = f' {self.method}' if self.method else ''
         why = f' ({self.reason})' if self.reason else ''
+        via = f' through {self.origin}' if self.origin else ''
         return (f'{self.kind}{what} to {self.exchange}/{where} '
-                f'from {self.sender}: {self.outcome}{why}')
+                f'from {self.sender}{via}: {self.outcome}{why}')
 
 
 class Journal:

@@ -32,19 +32,33 @@ _active_lock = threading.Lock()
 _original_get_transport = transport_mod._get_transport
 
 
+def _current_broker() -> fake_transport.Broker | None:
+    """The bus of the innermost active fixture, if any."""
+    with _active_lock:
+        return _active[-1].broker if _active else None
+
+
 def _get_transport(conf: Any, url: Any = None,
                    allowed_remote_exmods: Any = None,
                    transport_cls: Any = transport_mod.RPCTransport) -> Any:
     with _active_lock:
         target = _active[-1] if _active else None
+    redirected = False
     if target is not None:
         conf.register_opts(transport_mod._transport_opts)
         parsed = url if isinstance(url, oslo_messaging.TransportURL) else \
             oslo_messaging.TransportURL.parse(conf, url)
         if parsed.transport == 'fake':
             url = oslo_messaging.TransportURL.parse(conf, target.url)
-    return _original_get_transport(conf, url, allowed_remote_exmods,
-                                   transport_cls)
+            redirected = True
+    transport = _original_get_transport(conf, url, allowed_remote_exmods,
+                                        transport_cls)
+    if redirected and target is not None:
+        # NOTE(redirect): as on fake:, a transport kept past its test (a
+        # module-level client) goes on working, on the running test's bus.
+        transport._driver.follow(
+            _current_broker, f'a fake: transport made in {target.made_in}')
+    return transport
 
 
 def _install() -> None:
@@ -66,10 +80,19 @@ class FakeRedirectFixture(_state.GuardedFixture):
     ``oslo_messaging.transport._get_transport`` process-wide (once; it
     passes through while no such fixture is active).
 
+    A transport made while the fixture is set up stays usable after it, as
+    a ``fake:`` one does (its ``cleanup()`` stops only its listeners): a
+    suite that keeps clients in module globals uses them in later tests,
+    where they send on the running test's bus, and the journal says where
+    they came from (``from MainThread through a fake: transport made in
+    <test>``).
+
     :param context_handles: context keys whose values travel by handle on
         this bus (`fake_transport.Broker.pass_by_handle`), for suites that
         put live objects in the RPC context, as the ``fake:`` driver
         allowed.
+    :param name: what the journal calls the fixture's test (its id); by
+        default its bus's URL.
     :ivar url: the ``memory://`` URL ``fake:`` URLs now reach.
     :ivar broker: its `fake_transport.Broker`.
 
@@ -79,10 +102,12 @@ class FakeRedirectFixture(_state.GuardedFixture):
         t = oslo_messaging.get_rpc_transport(conf, url='fake:/')
     """
 
-    def __init__(self, context_handles: Iterable[str] = ()) -> None:
+    def __init__(self, context_handles: Iterable[str] = (),
+                 name: str = '') -> None:
         super().__init__()
         self._handles = tuple(context_handles)
         self._url = f'memory://fake-{uuid.uuid4().hex[:12]}/'
+        self.made_in = name or self._url
 
     def _setUp(self) -> None:
         self.broker = fake_transport.get_broker(self._url)

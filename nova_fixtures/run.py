@@ -196,7 +196,7 @@ def set_up_fixtures(test: unittest.TestCase,
     if settings.transport == 'memory':
         chosen.append(redirect.FakeRedirectFixture(
             context_handles=tuple(settings.context_handles) + tuple(
-                getattr(adapter, 'CONTEXT_HANDLES', ()))))
+                getattr(adapter, 'CONTEXT_HANDLES', ())), name=test.id()))
     virtual_time.use_fixtures(test, lambda: chosen)
     return chosen
 

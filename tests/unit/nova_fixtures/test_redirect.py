@@ -1,5 +1,7 @@
 """FakeRedirectFixture: a suite's fake: transports on a memory:// bus."""
 
+import unittest
+
 from oslo_config import cfg
 import oslo_messaging
 from oslo_messaging import conffixture
@@ -95,3 +97,94 @@ class TestFakeRedirect(testtools.TestCase):
             context_handles=('db_connection',)))
         self.assertEqual(frozenset({'db_connection'}),
                          fixture.broker.handle_keys)
+
+
+class Adder:
+
+    def add(self, ctxt, a, b):
+        return a + b
+
+
+# NOTE(tests): a suite's module-level RPC client, made by the first test that
+# needs it and kept for the rest of the process (Designate's WORKER_API).
+_singleton = {}
+
+
+def _three_tests():
+    """Three tests of a suite, in a class the loader does not find."""
+
+    class ThreeTests(testtools.TestCase):
+        """Each test: a redirect, a service on its own fake: transport,
+        cleaned up at the end (as a suite's RPC fixture does), and calls
+        through the module-level client."""
+
+        def setUp(self):
+            super().setUp()
+            self.fixture = self.useFixture(
+                redirect.FakeRedirectFixture(name=self.id()))
+            conf = cfg.ConfigOpts()
+            self.useFixture(conffixture.ConfFixture(conf))
+            transport = oslo_messaging.get_rpc_transport(conf, url='fake:/')
+            self.addCleanup(transport.cleanup)
+            server = oslo_messaging.get_rpc_server(
+                transport, oslo_messaging.Target(topic='adder', server='s'),
+                [Adder()])
+            server.start()
+            self.addCleanup(server.wait)
+            self.addCleanup(server.stop)
+            if 'client' not in _singleton:
+                _singleton['client'] = oslo_messaging.get_rpc_client(
+                    transport, oslo_messaging.Target(topic='adder'))
+
+        def check(self, a):
+            self.assertEqual(a + 1,
+                             _singleton['client'].call({}, 'add', a=a, b=1))
+            [entry] = self.fixture.broker.journal.entries(kind='call')
+            _singleton.setdefault('entries', []).append(str(entry))
+
+        def test_1(self):
+            self.check(1)
+
+        def test_2(self):
+            self.check(2)
+
+        def test_3(self):
+            self.check(3)
+
+    return ThreeTests
+
+
+class TestTransportsThatOutliveTheirTest(testtools.TestCase):
+
+    def test_a_module_level_client_works_in_later_tests(self):
+        self.addCleanup(_singleton.clear)
+        tests = _three_tests()
+        suite = unittest.TestSuite(
+            [tests('test_1'), tests('test_2'), tests('test_3')])
+        result = testtools.TestResult()
+        suite.run(result)
+        self.assertEqual([], [(t.id(), e) for t, e in
+                              result.errors + result.failures])
+        self.assertEqual(3, result.testsRun)
+        first = tests('test_1').id()
+        self.assertEqual(
+            ['#1 call add to openstack/adder from MainThread: handled',
+             f'#1 call add to openstack/adder from MainThread through a '
+             f'fake: transport made in {first}: handled',
+             f'#1 call add to openstack/adder from MainThread through a '
+             f'fake: transport made in {first}: handled'],
+            _singleton['entries'])
+
+    def test_a_memory_transport_is_closed_by_its_cleanup(self):
+        conf = cfg.ConfigOpts()
+        self.useFixture(conffixture.ConfFixture(conf))
+        url = 'memory://closed-after-cleanup/'
+        self.addCleanup(fake_transport.discard_broker, url)
+        transport = oslo_messaging.get_rpc_transport(conf, url=url)
+        transport.cleanup()
+        client = oslo_messaging.get_rpc_client(
+            transport, oslo_messaging.Target(topic='adder'))
+        error = self.assertRaises(RuntimeError, client.cast, {}, 'add',
+                                  a=1, b=2)
+        self.assertEqual('This memory://closed-after-cleanup/ transport was '
+                         'cleaned up; create a new transport', str(error))

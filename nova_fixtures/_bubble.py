@@ -12,18 +12,18 @@ the lock-order graph) and the text of reports. Locks live in
 from __future__ import annotations
 
 import collections
+import linecache
 import os
-import sys
-import traceback
 import weakref
 from typing import Any, Callable
 
 from nova_fixtures import _core
 from nova_fixtures import _lockdep
 from nova_fixtures import _names
+from nova_fixtures import _stacks
 
 __all__ = ['Bubble', 'ClockError', 'DeadlockError', 'site_of',
-           'trimmed_stack']
+           'trimmed_lines', 'trimmed_stack']
 
 get_ident = _core.get_ident
 ClockError = _core.ClockError
@@ -88,11 +88,26 @@ def class_of(frame: Any) -> str:
 
 
 def trimmed_stack(frame: Any, limit: int = 8) -> list[str]:
-    """The stack of ``frame`` without plumbing frames, innermost last."""
-    entries = [e for e in traceback.extract_stack(frame)
-               if not _plumbing(e.filename)]
-    return [f'    {e.filename}:{e.lineno} in {e.name}: {e.line or ""}'
-            .rstrip() for e in entries[-limit:]]
+    """The stack of ``frame`` (of this thread) without plumbing frames,
+    innermost last."""
+    entries = []
+    while frame is not None:
+        code = frame.f_code
+        entries.append((code.co_filename, frame.f_lineno, code.co_name))
+        frame = frame.f_back
+    return trimmed_lines(entries, limit)
+
+
+def trimmed_lines(entries: list[_stacks.Entry], limit: int = 8
+                  ) -> list[str]:
+    """Report lines for a stack given innermost first (`_stacks`), without
+    plumbing frames, innermost last."""
+    kept = [e for e in entries if not _plumbing(e[0])][:limit]
+    lines = []
+    for filename, lineno, name in reversed(kept):
+        line = linecache.getline(filename, lineno).strip()
+        lines.append(f'    {filename}:{lineno} in {name}: {line}'.rstrip())
+    return lines
 
 
 class Bubble(_core.Core):
@@ -159,15 +174,13 @@ class Bubble(_core.Core):
                  members: dict[int, str] | None = None) -> str:
         """A report: each member, what it waits for, what it holds, where.
         """
-        frames = sys._current_frames()
+        stacks = _stacks.all_stacks()
         lines = [headline + ':']
         members = self.members.copy() if members is None else members
         for ident, name in sorted(members.items(), key=lambda i: i[1]):
             lines.append(f'  "{name}" {self.state_of(ident)}')
             lines.extend(self.held_desc(ident))
-            frame = frames.get(ident)
-            if frame is not None:
-                lines.extend(trimmed_stack(frame))
+            lines.extend(trimmed_lines(stacks.get(ident, [])))
         if self.stalled_on is not None:
             lines.append(f'  {self.stalled_on}')
         return '\n'.join(lines)
@@ -237,7 +250,7 @@ class Bubble(_core.Core):
 
     def cycle_error(self, chain: list[tuple[int, Any, int]]) -> DeadlockError:
         """Record and return the error for a wait-for cycle (mutex held)."""
-        frames = sys._current_frames()
+        stacks = _stacks.all_stacks()
         lines = [f'deadlock: a cycle of {len(chain)} thread(s) waiting for '
                  f'each other:']
         for waiter, lock, holder in chain:
@@ -250,9 +263,7 @@ class Bubble(_core.Core):
         for waiter, _, _ in chain:
             lines.append(f'"{self.name(waiter)}":')
             lines.extend(self.held_desc(waiter))
-            frame = frames.get(waiter)
-            if frame is not None:
-                lines.extend(trimmed_stack(frame))
+            lines.extend(trimmed_lines(stacks.get(waiter, [])))
         report = '\n'.join(lines)
         self.deadlocks.append(report)
         self.reports.append(report)

@@ -9,12 +9,14 @@ MemoryDriver`` under ``oslo.messaging.drivers``, so ``memory://`` and
 from __future__ import annotations
 
 import itertools
+import json
 import queue
 import threading
 import time
 import uuid
 from typing import Any, Callable
 
+import oslo_messaging
 from oslo_messaging._drivers import amqp as rpc_amqp
 from oslo_messaging._drivers import base
 from oslo_messaging._drivers import common as rpc_common
@@ -148,6 +150,7 @@ class MemoryDriver(base.BaseDriver):
         self._home = registry.get_broker(url)
         self._current: Callable[[], broker_mod.Broker | None] | None = None
         self._origin = ''
+        self._unlisted: Callable[[str, str, str], str | None] | None = None
         self._lock = threading.Lock()
         self._listeners: set[listener_mod.MemoryListener] = set()
         self._closed = False
@@ -161,7 +164,9 @@ class MemoryDriver(base.BaseDriver):
         return found if found is not None else self._home
 
     def follow(self, current: Callable[[], broker_mod.Broker | None],
-               origin: str) -> None:
+               origin: str,
+               unlisted: Callable[[str, str, str], str | None] | None = None
+               ) -> None:
         """Use the bus ``current()`` returns at each send and listen.
 
         For transports made for ``fake:`` URLs: the ``fake:`` driver has
@@ -175,9 +180,18 @@ class MemoryDriver(base.BaseDriver):
         :param current: returns the bus to use now, or None.
         :param origin: where the transport came from, as the journal says
             it (``a fake: transport made in <test id>``).
+        :param unlisted: called as ``unlisted(module, class, where)`` when
+            an endpoint's exception reaches a caller as ``RemoteError``, as
+            on rabbit, because its module is not in the transport's
+            ``allowed_remote_exmods`` (``fake:`` raises the exception
+            itself); ``where`` is ``<topic>.<method>``. It returns None to
+            raise it as its own type (rebuilt as oslo.messaging rebuilds an
+            allowed one: a ``<class>_Remote`` subclass), or a text to add to
+            the ``RemoteError``'s message.
         """
         self._current = current
         self._origin = origin
+        self._unlisted = unlisted
 
     def _origin_on(self, broker: broker_mod.Broker) -> str | None:
         return self._origin if broker is not self._home else None
@@ -238,9 +252,33 @@ class MemoryDriver(base.BaseDriver):
         result, failure = waiter.wait(msg_id, target.topic, timeout,
                                       call_monitor_timeout)
         if failure:
-            raise rpc_common.deserialize_remote_exception(
-                failure, self._allowed_remote_exmods)
+            raise self._remote_error(failure,
+                                     f'{target.topic}.{msg.get("method")}')
         return wire.loads(result)
+
+    def _remote_error(self, failure: str, where: str) -> Exception:
+        """The exception a caller gets for an endpoint's ``failure``."""
+        allowed = list(self._allowed_remote_exmods)
+        error: Exception = rpc_common.deserialize_remote_exception(
+            failure, allowed)
+        unlisted = self._unlisted
+        if unlisted is None or \
+                type(error) is not oslo_messaging.RemoteError:
+            return error
+        data = json.loads(failure)
+        module, name = data.get('module'), data.get('class')
+        if not module or module in allowed:
+            # NOTE(driver): listed, but it could not be rebuilt.
+            return error
+        note = unlisted(module, name, where)
+        if note is None:
+            error = rpc_common.deserialize_remote_exception(
+                failure, allowed + [module])
+        else:
+            remote: Any = error
+            error = oslo_messaging.RemoteError(
+                remote.exc_type, f'{remote.value} {note}', remote.traceback)
+        return error
 
     def _encode(self, broker: broker_mod.Broker, msg: dict[str, Any],
                 ctxt: Any) -> str:

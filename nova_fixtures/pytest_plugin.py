@@ -21,6 +21,12 @@ Fixtures (each per test, cleaned up after it):
   ``clock``.
 * ``deadlocks``: a `DeadlockFixture` (after the clock, before the buses);
   ``@pytest.mark.nova_deadlocks(**kwargs)`` likewise.
+* ``fake_redirect``: a `FakeRedirectFixture` named after the test, for a
+  suite written for ``fake:``. The ``fake:`` differences it meets
+  (`nova_fixtures.fake_differences`) are the report section
+  ``fake-transport:differences`` of the test, passed or failed, and are
+  listed at the end of the session; ``NOVA_FIXTURES_FAKE_COMPAT=1`` keeps
+  ``fake:``'s behaviour there.
 
 A test that uses any of them (or carries one of the markers) also gets a
 `NoEventletFixture` and a `ThreadLeakFixture`, set up first so that its
@@ -57,7 +63,8 @@ if TYPE_CHECKING:
     from nova_fixtures import services as services_mod
     from nova_fixtures import transport as transport_mod
 
-__all__ = ['pytest_configure', 'pytest_runtest_makereport']
+__all__ = ['pytest_configure', 'pytest_runtest_makereport',
+           'pytest_terminal_summary']
 
 _MARKERS = (
     'nova_clock(**kwargs): run the test on a nova_fixtures.ClockFixture '
@@ -129,6 +136,11 @@ class _Env:
         from nova_fixtures import eventlet_guard
         from nova_fixtures import threads
 
+        from nova_fixtures import fake_differences
+
+        self.nodeid = item.nodeid
+        self.first_difference = fake_differences.count()
+        self.redirect: Any = None
         self.buses: list[_BusRecord] = []
         self.clock: clock_mod.ClockFixture | None = None
         self.deadlocks: deadlock_mod.DeadlockFixture | None = None
@@ -177,6 +189,22 @@ class _Env:
         self.root.addCleanup(record.snapshot)
         return bus
 
+    def use_fake_redirect(self, **kwargs: Any) -> Any:
+        from nova_fixtures import redirect
+
+        kwargs.setdefault('name', self.nodeid)
+        self.redirect = self.root.useFixture(
+            redirect.FakeRedirectFixture(**kwargs))
+        return self.redirect
+
+    def differences(self) -> str:
+        """The fake: differences this test met, a line each."""
+        from nova_fixtures import fake_differences
+
+        return fake_differences.render(
+            [d.line() for d in fake_differences.since(self.first_difference)
+             if d.test == self.nodeid])
+
     def sections(self, timed_out: bool) -> list[tuple[str, str]]:
         found = []
         if timed_out:
@@ -215,11 +243,19 @@ class _BusView:
 
 
 _ENV = pytest.StashKey[_Env]()
+# NOTE(pytest): the fake: differences recorded before the session.
+_FIRST_DIFFERENCE = pytest.StashKey[int]()
+# NOTE(pytest): the tests of the session that used the library's fixtures.
+_NODEIDS = pytest.StashKey[set[str]]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    from nova_fixtures import fake_differences
+
     for line in _MARKERS:
         config.addinivalue_line('markers', line)
+    config.stash[_FIRST_DIFFERENCE] = fake_differences.count()
+    config.stash[_NODEIDS] = set()
 
 
 def _has_marker(item: pytest.Item) -> bool:
@@ -241,6 +277,7 @@ def _nova_env(request: pytest.FixtureRequest) -> Iterator[_Env]:
     item = request.node
     env = _Env(item, 'clock' in names, 'deadlocks' in names)
     item.stash[_ENV] = env
+    request.config.stash.get(_NODEIDS, set()).add(item.nodeid)
     yield env
     env.root.cleanUp()
 
@@ -265,6 +302,15 @@ def deadlocks(_nova_env: _Env) -> deadlock_mod.DeadlockFixture:
 def bus(_nova_env: _Env) -> transport_mod.TransportFixture:
     """A `TransportFixture` on a fresh bus, cleaned up after the test."""
     return _nova_env.use_bus()
+
+
+@pytest.fixture
+def fake_redirect(_nova_env: _Env) -> Any:
+    """A `FakeRedirectFixture` named after the test: its ``fake:``
+    transports on a ``memory://`` bus of its own. The ``fake:`` differences
+    it meets are a section of the test's report (passed or failed) and are
+    listed at the end of the session."""
+    return _nova_env.use_fake_redirect()
 
 
 @pytest.fixture
@@ -300,8 +346,14 @@ def start_service(
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_makereport(item: pytest.Item,
                               call: pytest.CallInfo[None]) -> None:
-    """Attach the journals and the clock to a failed test's report."""
+    """Attach the fake: differences to the test's report, and the
+    journals and the clock to a failed test's."""
     env = item.stash.get(_ENV, None)
+    if env is not None and call.when == 'teardown':
+        differences = env.differences()
+        if differences:
+            item.add_report_section(call.when, 'fake-transport:differences',
+                                    differences)
     if env is None or call.excinfo is None or \
             call.excinfo.errisinstance(pytest.skip.Exception):
         return
@@ -309,3 +361,17 @@ def pytest_runtest_makereport(item: pytest.Item,
         str(call.excinfo.value).startswith('Timeout >')
     for key, content in env.sections(timed_out):
         item.add_report_section(call.when, key, content)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """List every fake: difference the session's tests met."""
+    from nova_fixtures import fake_differences
+
+    config = terminalreporter.config
+    first = config.stash.get(_FIRST_DIFFERENCE, 0)
+    ours = config.stash.get(_NODEIDS, set())
+    report = fake_differences.render(list(dict.fromkeys(
+        d.line() for d in fake_differences.since(first) if d.test in ours)))
+    if report:
+        terminalreporter.write_sep('=', 'fake: differences')
+        terminalreporter.write_line(report)

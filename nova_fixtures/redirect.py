@@ -21,6 +21,7 @@ from oslo_messaging import transport as transport_mod
 
 import fake_transport
 from nova_fixtures import _state
+from nova_fixtures import fake_differences
 
 __all__ = ['FakeRedirectFixture']
 
@@ -57,8 +58,32 @@ def _get_transport(conf: Any, url: Any = None,
         # NOTE(redirect): as on fake:, a transport kept past its test (a
         # module-level client) goes on working, on the running test's bus.
         transport._driver.follow(
-            _current_broker, f'a fake: transport made in {target.made_in}')
+            _current_broker, f'a fake: transport made in {target.made_in}',
+            unlisted=_unlisted_exception)
     return transport
+
+
+def _unlisted_exception(module: str, name: str, where: str) -> str | None:
+    """An endpoint's exception reaches a caller as RemoteError (see
+    `fake_transport.MemoryDriver.follow`): record it; None keeps fake:'s
+    behaviour."""
+    with _active_lock:
+        fixture = _active[-1] if _active else None
+    difference = fake_differences.Difference(
+        test=fixture.made_in if fixture is not None else '(no test)',
+        behaviour=f'exception type: {where} raised {module}.{name}, which '
+                  f'fake: raises in the caller as it is',
+        rabbit=f'the caller gets RemoteError, {module} not being in the '
+               f'transport\'s allowed_remote_exmods')
+    fake_differences.record(difference)
+    compat = fixture.fake_compat if fixture is not None else \
+        fake_differences.compat_from_environ()
+    if compat:
+        return None
+    return (f'[nova_fixtures: on fake: the caller gets {module}.{name} '
+            f'itself; on rabbit, as here, RemoteError, {module} not being '
+            f'in allowed_remote_exmods. --fake-compat '
+            f'({fake_differences.COMPAT_VAR}=1) keeps fake:\'s behaviour]')
 
 
 def _install() -> None:
@@ -93,6 +118,10 @@ class FakeRedirectFixture(_state.GuardedFixture):
         allowed.
     :param name: what the journal calls the fixture's test (its id); by
         default its bus's URL.
+    :param fake_compat: keep ``fake:``'s behaviour where it differs from
+        rabbit's (`nova_fixtures.fake_differences`); by default what
+        ``NOVA_FIXTURES_FAKE_COMPAT`` says. Either way each such place is
+        recorded, and listed in the detail ``fake-transport:differences``.
     :ivar url: the ``memory://`` URL ``fake:`` URLs now reach.
     :ivar broker: its `fake_transport.Broker`.
 
@@ -103,11 +132,13 @@ class FakeRedirectFixture(_state.GuardedFixture):
     """
 
     def __init__(self, context_handles: Iterable[str] = (),
-                 name: str = '') -> None:
+                 name: str = '', fake_compat: bool | None = None) -> None:
         super().__init__()
         self._handles = tuple(context_handles)
         self._url = f'memory://fake-{uuid.uuid4().hex[:12]}/'
         self.made_in = name or self._url
+        self.fake_compat = fake_differences.compat_from_environ() \
+            if fake_compat is None else fake_compat
 
     def _setUp(self) -> None:
         self.broker = fake_transport.get_broker(self._url)
@@ -118,6 +149,11 @@ class FakeRedirectFixture(_state.GuardedFixture):
         with _active_lock:
             _active.append(self)
         self.addCleanup(self._leave)
+        first = fake_differences.count()
+        self.addDetail('fake-transport:differences', _state.lazy_text(
+            lambda: fake_differences.render(
+                [d.line() for d in fake_differences.since(first)
+                 if d.test == self.made_in])))
         self.addDetail('fake-transport:counts',
                        _state.lazy_text(self._render_counts))
         self.addDetail('fake-transport:journal',

@@ -5,16 +5,18 @@ Usage::
     python -m nova_fixtures.run [--transport memory] [--clock] [--deadlocks]
         [--schedule SEED [--schedule-strategy pct|random]]
         [--tests PREFIX ...] [--exclude REGEX ...] [--adapter NAME]
-        [--context-handle KEY ...] -- <command>
+        [--context-handle KEY ...] [--fake-compat] -- <command>
 
 for instance ``python -m nova_fixtures.run --transport memory --clock --
 stestr run``. The options become environment variables (each can be given
 that way instead, so a ``tox.ini`` can ``setenv`` them), the directory of a
 start-up hook goes first on ``PYTHONPATH``, and the command replaces this
-process. In each Python the command starts, the hook (see
-``nova_fixtures/_boot/sitecustomize.py``) makes every test the test loader
-returns whose id starts with a ``--tests`` prefix set up, before its own
-``setUp``, the fixtures `set_up_fixtures` chooses:
+process (with ``--transport memory``, it runs as a child, so that the
+``fake:`` differences report can follow it). In each Python the command
+starts, the hook (see ``nova_fixtures/_boot/sitecustomize.py``) makes
+every test the test loader returns whose id starts with a ``--tests``
+prefix set up, before its own ``setUp``, the fixtures `set_up_fixtures`
+chooses:
 
 * ``--transport memory`` (``NOVA_FIXTURES_TRANSPORT=memory``): a
   `FakeRedirectFixture`: every ``fake:`` transport the test opens goes to a
@@ -35,6 +37,11 @@ returns whose id starts with a ``--tests`` prefix set up, before its own
   `nova_fixtures.adapters.nova`).
 * ``--context-handle KEY`` (``NOVA_FIXTURES_CONTEXT_HANDLES``,
   comma-separated): context keys passed by handle on the bus.
+* The ``fake:`` differences report: with ``--transport memory``, each
+  place a test relied on ``fake:`` doing what rabbit does not is listed on
+  stderr at the end of the run, a line per (test, behaviour, what rabbit
+  does); see `nova_fixtures.fake_differences`. ``--fake-compat``
+  (``NOVA_FIXTURES_FAKE_COMPAT=1``) keeps ``fake:``'s behaviour there.
 
 Nothing of this library is imported in those processes before the first
 wrapped test's ``setUp``, by which time the loader has imported the test
@@ -49,11 +56,14 @@ import importlib
 import importlib.util
 import os
 import re
+import subprocess
 import sys
+import tempfile
 import types
 import unittest
 from typing import Any, Sequence
 
+from nova_fixtures import fake_differences
 from nova_fixtures import virtual_time
 
 __all__ = ['RunError', 'RunSettings', 'main', 'set_up_fixtures']
@@ -90,6 +100,7 @@ class RunSettings:
     exclude: tuple[str, ...] = ()
     adapter: str = ''
     context_handles: tuple[str, ...] = ()
+    fake_compat: bool = False
 
     def __post_init__(self) -> None:
         if self.schedule is not None and self.schedule < 0:
@@ -102,6 +113,10 @@ class RunSettings:
             raise RunError(
                 f"transport {self.transport!r}: the only transport to "
                 f"redirect fake: to is 'memory'")
+        if self.fake_compat and self.transport != 'memory':
+            raise RunError(
+                "fake-compat keeps fake:'s behaviour on the memory "
+                "transport: give --transport memory too")
         for pattern in self.exclude:
             try:
                 re.compile(pattern)
@@ -138,7 +153,8 @@ class RunSettings:
             context_handles=tuple(
                 k.strip() for k in
                 env.get('NOVA_FIXTURES_CONTEXT_HANDLES', '').split(',')
-                if k.strip()))
+                if k.strip()),
+            fake_compat=_flag(env, fake_differences.COMPAT_VAR))
 
     def environ(self) -> dict[str, str]:
         """The variables that carry these settings to child processes."""
@@ -154,6 +170,7 @@ class RunSettings:
             'NOVA_FIXTURES_EXCLUDE': '\n'.join(self.exclude),
             'NOVA_FIXTURES_ADAPTER': self.adapter,
             'NOVA_FIXTURES_CONTEXT_HANDLES': ','.join(self.context_handles),
+            fake_differences.COMPAT_VAR: '1' if self.fake_compat else '0',
         }
 
 
@@ -227,6 +244,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument('--adapter', metavar='NAME',
                         help='what a suite needs beyond the library, as '
                              'a module of nova_fixtures.adapters')
+    parser.add_argument('--fake-compat', action='store_true', default=None,
+                        help="with --transport memory: keep fake:'s "
+                             "behaviour where it differs from rabbit's "
+                             "(each place is still reported)")
     parser.add_argument('--context-handle', action='append', metavar='KEY',
                         dest='context_handles',
                         help='pass this context key by handle (repeatable)')
@@ -251,7 +272,9 @@ def _settings(args: argparse.Namespace,
         exclude=base.exclude + tuple(args.exclude or ()),
         adapter=args.adapter or base.adapter,
         context_handles=base.context_handles + tuple(
-            args.context_handles or ()))
+            args.context_handles or ()),
+        fake_compat=base.fake_compat if args.fake_compat is None
+        else args.fake_compat)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -278,13 +301,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     env['PYTHONPATH'] = BOOT_DIR + (os.pathsep + path if path else '')
     sys.stdout.flush()
     sys.stderr.flush()
+    if settings.transport == 'memory':
+        return _run_and_report(command, env)
     try:
         os.execvpe(command[0], command, env)
     except OSError as exc:
-        print(f'python -m nova_fixtures.run: can\'t run {command[0]!r}: '
-              f'{exc.strerror}', file=sys.stderr)
-        return 127
+        return _cannot_run(command, exc)
     return 0  # pragma: no cover (execvpe does not return)
+
+
+def _cannot_run(command: list[str], exc: OSError) -> int:
+    print(f'python -m nova_fixtures.run: can\'t run {command[0]!r}: '
+          f'{exc.strerror}', file=sys.stderr)
+    return 127
+
+
+def _run_and_report(command: list[str], env: dict[str, str]) -> int:
+    """Run ``command``, then print the fake: differences its tests met
+    (`nova_fixtures.fake_differences`) on stderr; its exit status."""
+    with tempfile.TemporaryDirectory(prefix='nova-fixtures-') as where:
+        path = os.path.join(where, 'fake-differences')
+        env = dict(env, **{fake_differences.FILE_VAR: path})
+        try:
+            child = subprocess.Popen(command, env=env)
+        except OSError as exc:
+            return _cannot_run(command, exc)
+        try:
+            returncode = child.wait()
+        except KeyboardInterrupt:
+            child.wait()
+            raise
+        report = fake_differences.render(fake_differences.read_report(path))
+    if report:
+        print(report, file=sys.stderr)
+    return returncode
 
 
 if __name__ == '__main__':

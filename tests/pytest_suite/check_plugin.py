@@ -45,6 +45,56 @@ def test_fails(bus):
     ])
 
 
+def test_fake_differences_are_reported(inner):
+    result = inner('''
+from oslo_config import cfg
+import oslo_messaging
+from oslo_messaging import conffixture
+import pytest
+
+
+class Central:
+    def create_zone(self, ctxt):
+        raise oslo_messaging.MessagingTimeout('central timed out')
+
+
+def test_timeout(fake_redirect):
+    conf = cfg.ConfigOpts()
+    conf_fixture = conffixture.ConfFixture(conf)
+    conf_fixture.setUp()
+    transport = oslo_messaging.get_rpc_transport(conf, url='fake:/')
+    target = oslo_messaging.Target(topic='central', server='c1')
+    server = oslo_messaging.get_rpc_server(transport, target, [Central()])
+    server.start()
+    try:
+        client = oslo_messaging.get_rpc_client(transport, target)
+        with pytest.raises(oslo_messaging.RemoteError) as caught:
+            client.call({}, 'create_zone')
+        assert '--fake-compat (NOVA_FIXTURES_FAKE_COMPAT=1)' in str(
+            caught.value)
+    finally:
+        server.stop()
+        server.wait()
+        transport.cleanup()
+        conf_fixture.cleanUp()
+''', '-rA')
+    result.assert_outcomes(passed=1)
+    line = ('test_inner.py::test_timeout: exception type: '
+            'central.create_zone raised '
+            'oslo_messaging.exceptions.MessagingTimeout, which fake: raises '
+            'in the caller as it is; rabbit: the caller gets RemoteError, '
+            'oslo_messaging.exceptions not being in the transport\'s '
+            'allowed_remote_exmods')
+    result.stdout.fnmatch_lines([
+        '*- Captured fake-transport:differences teardown -*',
+        'fake: differences: 1 place(s) where a test relied on*',
+        '  ' + line,
+        '*= fake: differences =*',
+        'fake: differences: 1 place(s) where a test relied on*',
+        '  ' + line,
+    ])
+
+
 def test_passing_test_shows_nothing(inner):
     result = inner('''
 def test_passes(bus, clock):

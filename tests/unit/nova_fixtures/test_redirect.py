@@ -2,6 +2,7 @@
 
 import unittest
 
+import fixtures
 from oslo_config import cfg
 import oslo_messaging
 from oslo_messaging import conffixture
@@ -9,6 +10,7 @@ import testtools
 
 import fake_transport
 from fake_transport import registry
+from nova_fixtures import fake_differences
 from nova_fixtures import redirect
 
 
@@ -188,3 +190,82 @@ class TestTransportsThatOutliveTheirTest(testtools.TestCase):
                                   a=1, b=2)
         self.assertEqual('This memory://closed-after-cleanup/ transport was '
                          'cleaned up; create a new transport', str(error))
+
+
+class Central:
+
+    def create_zone(self, ctxt):
+        raise oslo_messaging.MessagingTimeout('central timed out')
+
+
+class TestFakeDifferences(testtools.TestCase):
+
+    def call_central(self, fixture, **kwargs):
+        conf = cfg.ConfigOpts()
+        self.useFixture(conffixture.ConfFixture(conf))
+        transport = oslo_messaging.get_rpc_transport(conf, url='fake:/',
+                                                     **kwargs)
+        self.addCleanup(transport.cleanup)
+        target = oslo_messaging.Target(topic='central', server='c1')
+        server = oslo_messaging.get_rpc_server(transport, target,
+                                               [Central()])
+        server.start()
+        self.addCleanup(server.wait)
+        self.addCleanup(server.stop)
+        client = oslo_messaging.get_rpc_client(transport, target)
+        first = fake_differences.count()
+        try:
+            client.call({}, 'create_zone')
+        except Exception as exc:
+            return exc, fake_differences.since(first)
+        self.fail('create_zone did not raise')
+
+    def expected(self, name):
+        return fake_differences.Difference(
+            test=name,
+            behaviour='exception type: central.create_zone raised '
+                      'oslo_messaging.exceptions.MessagingTimeout, which '
+                      'fake: raises in the caller as it is',
+            rabbit="the caller gets RemoteError, oslo_messaging.exceptions "
+                   "not being in the transport's allowed_remote_exmods")
+
+    def test_rabbits_remote_error_names_the_behaviour_and_the_switch(self):
+        fixture = self.useFixture(redirect.FakeRedirectFixture(
+            name='t1', fake_compat=False))
+        error, found = self.call_central(fixture)
+        self.assertIs(oslo_messaging.RemoteError, type(error))
+        self.assertEqual('MessagingTimeout', error.exc_type)
+        self.assertEqual(
+            "central timed out [nova_fixtures: on fake: the caller gets "
+            "oslo_messaging.exceptions.MessagingTimeout itself; on rabbit, "
+            "as here, RemoteError, oslo_messaging.exceptions not being in "
+            "allowed_remote_exmods. --fake-compat "
+            "(NOVA_FIXTURES_FAKE_COMPAT=1) keeps fake:'s behaviour]",
+            error.value)
+        self.assertEqual([self.expected('t1')], found)
+        detail = fixture.getDetails()['fake-transport:differences']
+        self.assertEqual(
+            fake_differences.render([self.expected('t1').line()]),
+            detail.as_text())
+
+    def test_fake_compat_raises_the_exceptions_own_type(self):
+        fixture = self.useFixture(redirect.FakeRedirectFixture(
+            name='t2', fake_compat=True))
+        error, found = self.call_central(fixture)
+        self.assertIsInstance(error, oslo_messaging.MessagingTimeout)
+        self.assertEqual([self.expected('t2')], found)
+
+    def test_fake_compat_from_the_environment(self):
+        self.useFixture(fixtures.EnvironmentVariable(
+            fake_differences.COMPAT_VAR, '1'))
+        fixture = self.useFixture(redirect.FakeRedirectFixture(name='t3'))
+        error, found = self.call_central(fixture)
+        self.assertIsInstance(error, oslo_messaging.MessagingTimeout)
+        self.assertEqual([self.expected('t3')], found)
+
+    def test_an_allowed_module_is_no_difference(self):
+        fixture = self.useFixture(redirect.FakeRedirectFixture(name='t4'))
+        error, found = self.call_central(
+            fixture, allowed_remote_exmods=['oslo_messaging.exceptions'])
+        self.assertIsInstance(error, oslo_messaging.MessagingTimeout)
+        self.assertEqual([], found)

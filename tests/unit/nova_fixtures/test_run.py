@@ -161,3 +161,62 @@ class TestSettings(testtools.TestCase):
             context_handles=('db_connection', 'mq_connection'))
         self.assertEqual(settings,
                          run.RunSettings.from_environ(settings.environ()))
+
+
+class TestFakeDifferencesReport(testtools.TestCase):
+    """The end-of-run report of what tests relied on fake: doing."""
+
+    TEST = ('check_fake_differences.TestApi.'
+            'test_a_timeout_in_central_answers_504')
+
+    def run_suite(self, options):
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith('NOVA_FIXTURES_')}
+        command = [sys.executable, '-m', 'nova_fixtures.run', *options,
+                   '--', sys.executable, '-m', 'testtools.run',
+                   'check_fake_differences']
+        done = subprocess.run(command, cwd=SUITE_DIR, env=env, timeout=120,
+                              capture_output=True, text=True)
+        self.addDetail('child-output', testtools.content.text_content(
+            done.stdout + done.stderr))
+        return done
+
+    def report(self, done):
+        start = done.stderr.index('fake: differences: ')
+        return done.stderr[start:].rstrip('\n').split('\n')
+
+    def expected_report(self):
+        return [
+            "fake: differences: 1 place(s) where a test relied on the fake: "
+            "driver doing what rabbit does not (with --fake-compat, "
+            "NOVA_FIXTURES_FAKE_COMPAT=1, the tests get fake:'s behaviour):",
+            f"  {self.TEST}: exception type: central.create_zone raised "
+            f"oslo_messaging.exceptions.MessagingTimeout, which fake: raises "
+            f"in the caller as it is; rabbit: the caller gets RemoteError, "
+            f"oslo_messaging.exceptions not being in the transport's "
+            f"allowed_remote_exmods"]
+
+    def test_without_fake_compat_the_test_fails_and_is_listed(self):
+        done = self.run_suite(['--transport', 'memory'])
+        self.assertEqual(1, done.returncode)
+        self.assertIn('MismatchError: 504 != 500', done.stdout)
+        # NOTE(test_run): the failing test's own output names the behaviour
+        # and the switch, in its detail.
+        self.assertIn('fake-transport:differences: {{{\n' +
+                      '\n'.join(self.expected_report()) + '\n}}}',
+                      done.stdout)
+        self.assertEqual(self.expected_report(), self.report(done))
+
+    def test_with_fake_compat_the_test_passes_and_is_listed(self):
+        done = self.run_suite(['--transport', 'memory', '--fake-compat'])
+        self.assertEqual(0, done.returncode)
+        self.assertEqual('OK', done.stdout.strip().splitlines()[-1])
+        self.assertEqual(self.expected_report(), self.report(done))
+
+    def test_fake_compat_needs_the_memory_transport(self):
+        done = self.run_suite(['--fake-compat'])
+        self.assertEqual(2, done.returncode)
+        self.assertEqual(
+            "python -m nova_fixtures.run: error: fake-compat keeps fake:'s "
+            "behaviour on the memory transport: give --transport memory too",
+            done.stderr.strip().splitlines()[-1])

@@ -217,6 +217,6 @@ class TestFakeDifferencesReport(testtools.TestCase):
         done = self.run_suite(['--fake-compat'])
         self.assertEqual(2, done.returncode)
         self.assertEqual(
-            "python -m nova_fixtures.run: error: fake-compat keeps fake:'s "
+            "python -m nova_fixtures.run: error: --fake-compat keeps fake:'s "
             "behaviour on the memory transport: give --transport memory too",
             done.stderr.strip().splitlines()[-1])

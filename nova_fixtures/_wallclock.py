@@ -53,6 +53,24 @@ def _not_virtual() -> float | None:
 
 _read_wall: Callable[[], float | None] = _not_virtual
 _lock = threading.Lock()
+# NOTE(wallclock): the last virtual datetime reading of the current clock,
+# in microseconds since the epoch (see _distinct).
+_readings_lock = threading.Lock()
+_last_us: int | None = None
+_last_mark = 0
+_last_work = (0, 0)
+# NOTE(wallclock): CPU a thread spends between two datetime readings that
+# counts as work (see _distinct): far above two readings in a row, far
+# below any record a service creates.
+_WORK_NS = 50_000
+_THREAD_TIME_NS = time.thread_time_ns
+
+
+def _no_mark() -> int | None:
+    return None
+
+
+_read_mark: Callable[[], int | None] = _no_mark
 _scanned: set[str] = set()
 # NOTE(wallclock): (namespace, name, real, swapped) for every swap done,
 # so that uninstall_for_tests() can put the real objects back.
@@ -78,7 +96,43 @@ def _now(cls: Any, tz: datetime.tzinfo | None = None) -> Any:
     wall = _read_wall()
     if wall is None:
         return _REAL[_REAL_DATETIME, 'now'].__get__(None, cls)(tz)
-    return cls.fromtimestamp(wall, tz)
+    return cls.fromtimestamp(_distinct(wall), tz)
+
+
+def _distinct(wall: float) -> float:
+    """``wall`` as a datetime reading: in whole microseconds, and later
+    than the previous virtual reading when work came between them.
+
+    On a virtual clock no time passes between two readings unless a wait
+    ends, so records stamped one after the other (a database row's
+    ``created_at``) would all carry one instant, and a listing sorted by
+    stamp would come back in another order than they were made. In real
+    time the work between them takes at least the microsecond a datetime
+    shows. So a reading that would not be later than the previous one is
+    a microsecond after it when work came between: the test's threads did
+    anything (parked, woke, started or left: the clock's progress mark
+    moved), or the thread that made the previous reading spent `_WORK_NS`
+    of CPU since (creating ten records in a row, say). Otherwise it equals
+    the previous one, as two readings in a row on a fast machine do.
+
+    Only datetime readings move, for the threads of the current clock:
+    ``time.time()`` and ``time.monotonic()`` stay exact, a later wait
+    catches the datetime readings up once it passes them, and a thread of
+    a closed clock reads its own time line.
+    """
+    global _last_us, _last_mark, _last_work
+    mark = _read_mark()
+    if mark is None:
+        return wall
+    us = round(wall * 1_000_000)
+    work = (threading.get_ident(), _THREAD_TIME_NS())
+    with _readings_lock:
+        if _last_us is not None and us <= _last_us:
+            worked = work[0] == _last_work[0] and \
+                work[1] - _last_work[1] >= _WORK_NS
+            us = _last_us + 1 if worked or mark != _last_mark else _last_us
+        _last_us, _last_mark, _last_work = us, mark, work
+    return us / 1_000_000
 
 
 def _utcnow(cls: Any) -> Any:
@@ -146,19 +200,26 @@ _SWAPS: tuple[tuple[object, object], ...] = (
 )
 
 
-def install(read_wall: Callable[[], float | None]) -> None:
+def install(read_wall: Callable[[], float | None],
+            read_mark: Callable[[], int | None] = _no_mark) -> None:
     """Swap the wall-clock functions process-wide.
 
     Done once; later calls only re-scan modules imported since and update
-    ``read_wall``.
+    ``read_wall`` and ``read_mark``, and start the datetime readings of a
+    new clock (see `_distinct`).
 
     :param read_wall: the calling thread's virtual ``time.time()``, or None
         for a thread not on a virtual clock. Called on every reading, from
         any thread; it must not read the swapped functions itself.
+    :param read_mark: for a thread on the current virtual clock, a number
+        that changes whenever its threads do anything (the clock's
+        progress mark); else None, and its readings are ``read_wall``'s.
     """
-    global _read_wall
+    global _read_wall, _read_mark, _last_us
     with _lock:
         _read_wall = read_wall
+        _read_mark = read_mark
+        _last_us = None
         _set_class_attributes(_CLASS_SWAPS)
         swaps = {id(real): (real, swapped) for real, swapped in _SWAPS}
         for module_name, module in list(sys.modules.items()):

@@ -548,7 +548,10 @@ class ClockFixture(_state.GuardedFixture):
             wall = -(-_REAL_NS[1]() // _NS) * _NS + _FRACTION_NS
         _base_ns = (mono, wall)
         self._patch_time()
-        _wallclock.install(virtual_wall)
+        _wallclock.install(
+            virtual_wall, lambda: bubble.progress
+            if bubble.virtual and bubble.is_member(_thread.get_ident())
+            else None)
         _rebind_captured()
         install_threading(self, bubble)
         # NOTE(clock): journal entries recorded by test threads carry

@@ -450,3 +450,61 @@ class TestMisuse(testtools.TestCase):
         self.assertIs(real_lock, threading.Lock)
         self.assertIs(threading._allocate_lock, clock_mod._REAL_ALLOCATE)
         self.assertIsNot(queue.SimpleQueue, queue._PySimpleQueue)
+
+
+class TestDatetimeReadingsMove(testtools.TestCase):
+    """Records stamped one after the other keep their order."""
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(nova_fixtures.ClockFixture())
+
+    def test_work_between_readings_takes_a_microsecond(self):
+        import datetime
+        import queue
+
+        requests, replies, stamps = queue.Queue(), queue.Queue(), []
+
+        def service():
+            # a service stamping each record it makes (created_at), called
+            # as over RPC: the caller waits for each reply
+            for _ in iter(requests.get, None):
+                stamps.append(datetime.datetime.now(datetime.timezone.utc))
+                replies.put('created')
+
+        thread = threading.Thread(target=service)
+        thread.start()
+        wall = time.time()
+        first = datetime.datetime.now(datetime.timezone.utc)
+        for _ in range(5):
+            requests.put('create')
+            self.assertEqual('created', replies.get())
+        requests.put(None)
+        thread.join()
+        last = datetime.datetime.now(datetime.timezone.utc)
+        again = datetime.datetime.now(datetime.timezone.utc)
+        readings = [first] + stamps + [last]
+        self.assertEqual(sorted(set(readings)), readings)
+        self.assertEqual(last, again)
+        self.assertEqual(wall, time.time())
+        self.assertLessEqual(last - first,
+                             datetime.timedelta(microseconds=6))
+        # a wait catches the readings up: time.time() leads again
+        time.sleep(1)
+        self.assertEqual(wall + 1, time.time())
+        self.assertEqual(datetime.datetime.fromtimestamp(
+            wall + 1, datetime.timezone.utc),
+            datetime.datetime.now(datetime.timezone.utc))
+
+    def test_work_in_one_thread_between_readings_counts_too(self):
+        import datetime
+
+        def create():
+            # a record's worth of work, then its created_at
+            sum(range(100_000))
+            return datetime.datetime.now(datetime.timezone.utc)
+
+        stamps = [create() for _ in range(10)]
+        self.assertEqual(sorted(set(stamps)), stamps)
+        self.assertEqual(datetime.timedelta(microseconds=9),
+                         stamps[-1] - stamps[0])

@@ -17,6 +17,22 @@ SUITE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
 SUITE = ['check_unedited', 'check_outside']
 
 
+def run_in_child(test, options, modules, extra_env=None):
+    """``python -m nova_fixtures.run <options> -- python -m testtools.run
+    <modules>`` in SUITE_DIR, with no NOVA_FIXTURES_* variable of ours;
+    its output becomes ``test``'s detail."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith('NOVA_FIXTURES_')}
+    env.update(extra_env or {})
+    command = [sys.executable, '-m', 'nova_fixtures.run', *options,
+               '--', sys.executable, '-m', 'testtools.run', *modules]
+    done = subprocess.run(command, cwd=SUITE_DIR, env=env, timeout=120,
+                          capture_output=True, text=True)
+    test.addDetail('child-output', testtools.content.text_content(
+        done.stdout + done.stderr))
+    return done
+
+
 class TestRunASuite(testtools.TestCase):
 
     def setUp(self):
@@ -28,17 +44,8 @@ class TestRunASuite(testtools.TestCase):
             f.write('SHADOWED = True\n')
 
     def run_suite(self, options, extra_env=None):
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith('NOVA_FIXTURES_')}
-        env['PYTHONPATH'] = self.shadowed
-        env.update(extra_env or {})
-        command = [sys.executable, '-m', 'nova_fixtures.run', *options,
-                   '--', sys.executable, '-m', 'testtools.run', *SUITE]
-        done = subprocess.run(command, cwd=SUITE_DIR, env=env, timeout=120,
-                              capture_output=True, text=True)
-        self.addDetail('child-output', testtools.content.text_content(
-            done.stdout + done.stderr))
-        return done
+        return run_in_child(self, options, SUITE,
+                            dict(extra_env or {}, PYTHONPATH=self.shadowed))
 
     def assert_all_passed(self, done):
         self.assertEqual(0, done.returncode)
@@ -170,16 +177,7 @@ class TestFakeDifferencesReport(testtools.TestCase):
             'test_a_timeout_in_central_answers_504')
 
     def run_suite(self, options):
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith('NOVA_FIXTURES_')}
-        command = [sys.executable, '-m', 'nova_fixtures.run', *options,
-                   '--', sys.executable, '-m', 'testtools.run',
-                   'check_fake_differences']
-        done = subprocess.run(command, cwd=SUITE_DIR, env=env, timeout=120,
-                              capture_output=True, text=True)
-        self.addDetail('child-output', testtools.content.text_content(
-            done.stdout + done.stderr))
-        return done
+        return run_in_child(self, options, ['check_fake_differences'])
 
     def report(self, done):
         start = done.stderr.index('fake: differences: ')

@@ -1,9 +1,9 @@
 """The in-memory broker behind one ``memory://`` bus.
 
-Topology follows the rabbit driver (``../shared/notes/broker-semantics.md``
-section 2): queues are named per bus, bound to an exchange by routing key;
-each queue hands its messages round-robin to the consumers attached to it, at
-publish time, so two servers of a topic split work exactly. Delivery is a
+Topology follows oslo.messaging's rabbit driver: queues are named per
+bus, bound to an exchange by routing key; each queue hands its messages
+round-robin to the consumers attached to it, at publish time, so two
+servers of a topic split work exactly. Delivery is a
 push: the publishing thread hands the message to the listener, which hands it
 to its server's executor; nothing polls.
 

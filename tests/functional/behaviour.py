@@ -3,8 +3,9 @@
 Each scenario drives oslo.messaging through a transport and returns what
 it observed (counts, types, values), never anything transport-specific, so
 the same scenario can run on ``memory://``, ``rabbit://`` and ``fake:`` and
-the outcomes can be compared. ``EXPECTED`` holds what RabbitMQ does
-(``../shared/notes/broker-semantics.md`` section 4); ``test_behaviour``
+the outcomes can be compared. ``EXPECTED`` holds what RabbitMQ does (as
+measured with ``tox -e functional-rabbit``, and as
+``doc/source/transport-behaviour.rst`` tabulates); ``test_behaviour``
 checks each transport against it and the transports against each other.
 """
 

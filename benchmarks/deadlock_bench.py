@@ -117,7 +117,7 @@ def run_suite(detect):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--rounds', type=int, default=5)
-    parser.add_argument('--tests', type=int, default=10)
+    parser.add_argument('--tests', type=int, default=5)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.CRITICAL)
     times = {False: [], True: []}

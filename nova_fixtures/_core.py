@@ -156,6 +156,9 @@ class Core:
         self.failure: BaseException | None = None
         self.failure_delivered = False
         self.progress = 0
+        # NOTE(core): locks members took without waiting: work that moves
+        # no other count (see _wallclock._distinct).
+        self.acquires = 0
         self.jumps = 0
         self.reports: list[str] = []
         self.detect = False

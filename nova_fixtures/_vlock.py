@@ -147,8 +147,10 @@ class VLock:
             if not self.locked_:
                 self.locked_ = True
                 self.owner = me
-                if tracked and member:
-                    bubble.note_held(me, self, site)
+                if member:
+                    bubble.acquires += 1
+                    if tracked:
+                        bubble.note_held(me, self, site)
                 return True
             if park is not None:
                 if tracked and member and timeout < 0:

@@ -58,12 +58,6 @@ _lock = threading.Lock()
 _readings_lock = threading.Lock()
 _last_us: int | None = None
 _last_mark = 0
-_last_work = (0, 0)
-# NOTE(wallclock): CPU a thread spends between two datetime readings that
-# counts as work (see _distinct): far above two readings in a row, far
-# below any record a service creates.
-_WORK_NS = 50_000
-_THREAD_TIME_NS = time.thread_time_ns
 
 
 def _no_mark() -> int | None:
@@ -109,29 +103,27 @@ def _distinct(wall: float) -> float:
     stamp would come back in another order than they were made. In real
     time the work between them takes at least the microsecond a datetime
     shows. So a reading that would not be later than the previous one is
-    a microsecond after it when work came between: the test's threads did
-    anything (parked, woke, started or left: the clock's progress mark
-    moved), or the thread that made the previous reading spent `_WORK_NS`
-    of CPU since (creating ten records in a row, say). Otherwise it equals
-    the previous one, as two readings in a row on a fast machine do.
+    a microsecond after it when work came between: the test's threads
+    parked, woke, started or left, or took a lock (creating a record takes
+    a database pool's lock, say): the clock's mark moved. Otherwise it
+    equals the previous one, as two readings in a row on a fast machine
+    do. The mark counts events, not CPU time, so the same run gives the
+    same readings.
 
     Only datetime readings move, for the threads of the current clock:
     ``time.time()`` and ``time.monotonic()`` stay exact, a later wait
     catches the datetime readings up once it passes them, and a thread of
     a closed clock reads its own time line.
     """
-    global _last_us, _last_mark, _last_work
+    global _last_us, _last_mark
     mark = _read_mark()
     if mark is None:
         return wall
     us = round(wall * 1_000_000)
-    work = (threading.get_ident(), _THREAD_TIME_NS())
     with _readings_lock:
         if _last_us is not None and us <= _last_us:
-            worked = work[0] == _last_work[0] and \
-                work[1] - _last_work[1] >= _WORK_NS
-            us = _last_us + 1 if worked or mark != _last_mark else _last_us
-        _last_us, _last_mark, _last_work = us, mark, work
+            us = _last_us + 1 if mark != _last_mark else _last_us
+        _last_us, _last_mark = us, mark
     return us / 1_000_000
 
 
@@ -212,8 +204,8 @@ def install(read_wall: Callable[[], float | None],
         for a thread not on a virtual clock. Called on every reading, from
         any thread; it must not read the swapped functions itself.
     :param read_mark: for a thread on the current virtual clock, a number
-        that changes whenever its threads do anything (the clock's
-        progress mark); else None, and its readings are ``read_wall``'s.
+        that changes whenever its threads park, wake, start, leave or take
+        a lock; else None, and its readings are ``read_wall``'s.
     """
     global _read_wall, _read_mark, _last_us
     with _lock:

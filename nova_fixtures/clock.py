@@ -549,7 +549,7 @@ class ClockFixture(_state.GuardedFixture):
         _base_ns = (mono, wall)
         self._patch_time()
         _wallclock.install(
-            virtual_wall, lambda: bubble.progress
+            virtual_wall, lambda: bubble.progress + bubble.acquires
             if bubble.virtual and bubble.is_member(_thread.get_ident())
             else None)
         _rebind_captured()

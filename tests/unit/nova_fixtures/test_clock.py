@@ -499,8 +499,16 @@ class TestDatetimeReadingsMove(testtools.TestCase):
     def test_work_in_one_thread_between_readings_counts_too(self):
         import datetime
 
+        pool_lock = threading.Lock()
+
         def create():
-            # a record's worth of work, then its created_at
+            # a record's worth of work (it takes the pool's lock), then its
+            # created_at; as much computing without a lock moves nothing
+            with pool_lock:
+                sum(range(1000))
+            return datetime.datetime.now(datetime.timezone.utc)
+
+        def compute():
             sum(range(100_000))
             return datetime.datetime.now(datetime.timezone.utc)
 
@@ -508,3 +516,4 @@ class TestDatetimeReadingsMove(testtools.TestCase):
         self.assertEqual(sorted(set(stamps)), stamps)
         self.assertEqual(datetime.timedelta(microseconds=9),
                          stamps[-1] - stamps[0])
+        self.assertEqual([stamps[-1]] * 3, [compute() for _ in range(3)])

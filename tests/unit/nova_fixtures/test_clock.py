@@ -490,7 +490,7 @@ class TestDatetimeReadingsMove(testtools.TestCase):
         self.assertLessEqual(last - first,
                              datetime.timedelta(microseconds=6))
         # a wait catches the readings up: time.time() leads again
-        time.sleep(1)
+        time.sleep(1)  # allow-sleep: virtual time
         self.assertEqual(wall + 1, time.time())
         self.assertEqual(datetime.datetime.fromtimestamp(
             wall + 1, datetime.timezone.utc),

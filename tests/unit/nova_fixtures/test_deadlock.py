@@ -156,14 +156,20 @@ class TestWaitForCycles(DeadlockTestCase):
                           report)
         self.assertRaises(nova_fixtures.DeadlockError, self.finish())
 
-    def test_lockutils_named_locks_in_a_cycle(self):
-        names = [f'instance-{uuid.uuid4()}', 'compute_resources']
+    def crossed_cycle(self, a, b):
+        """T1 holds ``a`` and takes ``b``, T2 the other way round: the
+        one report of the cycle."""
         barrier = threading.Barrier(2)
         runner = Runner()
-        runner.start('T1', nested(barrier, names[0], names[1]))
-        runner.start('T2', nested(barrier, names[1], names[0]))
+        runner.start('T1', nested(barrier, a, b))
+        runner.start('T2', nested(barrier, b, a))
         runner.join()
         [report] = [str(e) for e in runner.errors.values()]
+        return report
+
+    def test_lockutils_named_locks_in_a_cycle(self):
+        names = [f'instance-{uuid.uuid4()}', 'compute_resources']
+        report = self.crossed_cycle(*names)
         self.assertIn(f'  "T1" waits for lockutils lock "{names[1]}", held '
                       f'by "T2"', report)
         self.assertIn(f'  "T2" waits for lockutils lock "{names[0]}", held '
@@ -173,15 +179,9 @@ class TestWaitForCycles(DeadlockTestCase):
     def test_lock_names_of_any_hashable_type(self):
         # Designate names its locks with bytes; lockutils keeps b'x' and
         # 'x' apart, and so does the detector.
-        names = [b'create-new-zone', ('zone', 7)]
-        barrier = threading.Barrier(2)
-        runner = Runner()
         # nested's ``with hold(first):``
         first = nested.__code__.co_firstlineno + 9
-        runner.start('T1', nested(barrier, names[0], names[1]))
-        runner.start('T2', nested(barrier, names[1], names[0]))
-        runner.join()
-        [report] = [str(e) for e in runner.errors.values()]
+        report = self.crossed_cycle(b'create-new-zone', ('zone', 7))
         self.assertIn(f'  "T1" waits for lockutils lock (\'zone\', 7), held '
                       f'by "T2" (acquired at {HERE}:{first})', report)
         self.assertIn(f'  "T2" waits for lockutils lock b\'create-new-zone\', '

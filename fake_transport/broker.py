@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import logging
 import threading
 import time
 from typing import Any, Iterable, Protocol
@@ -30,7 +29,6 @@ from fake_transport import journal
 
 __all__ = ['Broker', 'Envelope', 'SettleTimeout', 'current_sender']
 
-LOG = logging.getLogger(__name__)
 
 _handling = threading.local()
 

@@ -44,7 +44,6 @@ _REAL: dict[str, Callable[..., Any]] = {
 }
 _REAL_NS = (time.monotonic_ns, time.time_ns)
 _REAL_ALLOCATE = _thread.allocate_lock
-_REAL_LOCK = threading.Lock
 _LOCK_TYPE = type(_thread.allocate_lock())
 _NS = 1_000_000_000
 # NOTE(clock): how often, in real seconds, the watchdog looks at the CPU

@@ -82,6 +82,12 @@ _SKIP_MODULES = ('nova_fixtures._bubble', 'nova_fixtures._core',
                  'nova_fixtures._wallclock', 'nova_fixtures.clock')
 
 
+def active_bubble() -> _bubble.Bubble | None:
+    """The core of the active `ClockFixture`, or of a `DeadlockFixture`
+    set up without one; None when neither is set up."""
+    return _current
+
+
 def _member() -> _bubble.Bubble | None:
     bubble = _current
     if bubble is not None and bubble.is_member(_thread.get_ident()):

@@ -99,7 +99,7 @@ class DeadlockFixture(_state.GuardedFixture):
     def _setUp(self) -> None:
         global _opened_by
         backend.refuse_eventlet(DeadlockError, 'DeadlockFixture')
-        current = clock._current
+        current = clock.active_bubble()
         if current is not None and current.detect:
             raise DeadlockError(
                 "a DeadlockFixture is already active; they don't nest. The "

@@ -39,7 +39,7 @@ def hang_report(buses: Iterable[Any] = (),
             entries = traceback.format_stack(frame) if frame else []
         lines.extend('    ' + line.rstrip().replace('\n', '\n    ')
                      for line in entries[-10:])
-    bubble = clock._current
+    bubble = clock.active_bubble()
     if bubble is not None:
         with bubble.mutex:
             if bubble.virtual:

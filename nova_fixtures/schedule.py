@@ -246,10 +246,10 @@ class ScheduleFixture(_state.GuardedFixture):
         self._result: ScheduleResult | None = None
 
     def _setUp(self) -> None:
-        bubble = clock_mod._current
+        bubble = clock_mod.active_bubble()
         if bubble is None:
             self.useFixture(clock_mod.ClockFixture())
-            bubble = clock_mod._current
+            bubble = clock_mod.active_bubble()
         assert bubble is not None
         if not bubble.virtual:
             raise ScheduleError(

@@ -15,4 +15,4 @@ class TestOutside(testtools.TestCase):
         transport = oslo_messaging.get_rpc_transport(conf, url='fake:/')
         self.addCleanup(transport.cleanup)
         self.assertEqual('FakeDriver', type(transport._driver).__name__)
-        self.assertIsNone(clock._current)
+        self.assertIsNone(clock.active_bubble())

@@ -17,7 +17,7 @@ class TestOnASchedule(testtools.TestCase):
         if not seed:
             self.skipTest('not run on a schedule')
         from nova_fixtures import clock
-        sched = clock._current.sched
+        sched = clock.active_bubble().sched
         self.assertEqual((int(seed), 'pct'), (sched.seed, sched.strategy))
         lock = threading.Lock()
         taken = []

@@ -35,7 +35,7 @@ class Endpoint:
 
 def active_clock():
     from nova_fixtures import clock
-    return clock._current
+    return clock.active_bubble()
 
 
 class FakeSuiteTestCase(testtools.TestCase):

@@ -40,5 +40,5 @@ class TestSubjects(nova_fixtures.TestCase):
 class TestPlain(testtools.TestCase):
 
     def test_runs_on_a_clock(self):
-        self.assertIsNotNone(clock._current)
-        self.assertIsNotNone(clock._current.sched)
+        self.assertIsNotNone(clock.active_bubble())
+        self.assertIsNotNone(clock.active_bubble().sched)

@@ -121,11 +121,12 @@ class TestReadsAndWaits(ClockTestCase):
         # the real start: not a member.
         thread = threading.Thread(target=read)
         with self.clock.hold():
-            clock_mod._current.members.pop(threading.get_ident())
+            members = clock_mod.active_bubble().members
+            members.pop(threading.get_ident())
             try:
                 thread.start()
             finally:
-                clock_mod._current.members[threading.get_ident()] = 'root'
+                members[threading.get_ident()] = 'root'
         thread.join()
         self.assertLess(outside[0] - self.t0, 1000)
 

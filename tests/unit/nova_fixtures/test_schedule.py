@@ -136,8 +136,8 @@ class TestOneAtATime(ScheduleTestCase):
         before = time.monotonic()
         time.sleep(5)  # allow-sleep: virtual time
         self.assertEqual(before + 5, time.monotonic())
-        self.assertIsNotNone(clock_mod._current)
-        self.assertIs(fixture.bubble, clock_mod._current)
+        self.assertIsNotNone(clock_mod.active_bubble())
+        self.assertIs(fixture.bubble, clock_mod.active_bubble())
 
 
 class TestSeeds(ScheduleTestCase):
@@ -283,7 +283,7 @@ class TestNotReplayable(ScheduleTestCase):
         def body():
             ready = threading.Event()
             handed.append(ready)
-            with clock_mod._current.hold():
+            with clock_mod.active_bubble().hold():
                 go.set()
                 return ready.wait(30)
 

@@ -25,10 +25,10 @@ def unaware_case():
         def test_waits_an_hour(self):
             time.sleep(3000)  # allow-sleep: virtual time
             self.assertEqual(self.started + 3000, time.monotonic())
-            self.assertIsNotNone(clock._current)
+            self.assertIsNotNone(clock.active_bubble())
 
         def test_reads_real_time(self):
-            self.assertIsNone(clock._current)
+            self.assertIsNone(clock.active_bubble())
 
     return Unaware
 
@@ -52,12 +52,12 @@ def scenario_case(seen):
             self.addCleanup(self._record_clock_at_cleanup)
 
         def _record_clock_at_cleanup(self):
-            seen[-1] += (clock._current is self.bubble,)
+            seen[-1] += (clock.active_bubble() is self.bubble,)
 
         def test_sleeps(self):
             time.sleep(self.wait)  # allow-sleep: virtual time
             self.assertEqual(self.started + self.wait, time.monotonic())
-            self.bubble = clock._current
+            self.bubble = clock.active_bubble()
             seen.append((self.id(), self.bubble))
 
     return WithScenarios
@@ -76,7 +76,7 @@ def copied_case(set_up_on):
         def test_waits_an_hour(self):
             time.sleep(3600)  # allow-sleep: virtual time
             self.assertEqual(self.started + 3600, time.monotonic())
-            self.clock = clock._current
+            self.clock = clock.active_bubble()
             self.assertIsNotNone(self.clock)
 
     return Copied
@@ -95,7 +95,7 @@ class TestApplyClock(testtools.TestCase):
         self.assertEqual([], result.errors + result.failures)
         self.assertEqual(2, result.testsRun)
         self.assertLess(time.perf_counter() - start, 3000)
-        self.assertIsNone(clock._current)
+        self.assertIsNone(clock.active_bubble())
 
     def assert_each_scenario_ran_in_a_clock_of_its_own(
             self, case, suite, seen):
@@ -116,10 +116,10 @@ class TestApplyClock(testtools.TestCase):
         # The clock outlives the test's own cleanups...
         self.assertEqual([True, True], [kept for _, _, kept in seen])
         # ...but not the test.
-        self.assertIsNone(clock._current)
+        self.assertIsNone(clock.active_bubble())
         with clock.ClockFixture():
-            self.assertIsNotNone(clock._current)
-        self.assertIsNone(clock._current)
+            self.assertIsNotNone(clock.active_bubble())
+        self.assertIsNone(clock.active_bubble())
 
     def test_each_scenario_copy_runs_in_a_clock_of_its_own(self):
         seen = []
@@ -155,13 +155,13 @@ class TestApplyClock(testtools.TestCase):
         self.assertTrue(result.wasSuccessful())
         self.assertEqual(1, len(set_up_on))
         self.assertIs(copied, set_up_on[0])
-        self.assertIsNone(clock._current)
+        self.assertIsNone(clock.active_bubble())
         original.run(result)
         self.assertTrue(result.wasSuccessful())
         self.assertEqual(2, len(set_up_on))
         self.assertIs(original, set_up_on[1])
         self.assertIsNot(copied.clock, original.clock)
-        self.assertIsNone(clock._current)
+        self.assertIsNone(clock.active_bubble())
 
     def test_wrapping_keeps_the_id_and_the_class_name(self):
         case = copied_case([])
@@ -185,7 +185,7 @@ class TestApplyClock(testtools.TestCase):
         result = unittest.TestResult()
         test.run(result)
         self.assertEqual([], result.errors + result.failures)
-        self.assertIsNone(clock._current)
+        self.assertIsNone(clock.active_bubble())
 
     def test_tests_of_one_class_share_one_wrapping_class(self):
         case = unaware_case()
@@ -231,11 +231,11 @@ class TestRealTime(testtools.TestCase):
 
             @virtual_time.real_time
             def test_reads_real_time(self):
-                self.assertIsNone(clock._current)
+                self.assertIsNone(clock.active_bubble())
 
             def test_waits_an_hour(self):
                 time.sleep(3600)  # allow-sleep: virtual time
-                self.assertIsNotNone(clock._current)
+                self.assertIsNotNone(clock.active_bubble())
 
         real = Marked('test_reads_real_time')
         virtual = Marked('test_waits_an_hour')
@@ -253,7 +253,7 @@ class TestRealTime(testtools.TestCase):
         class Marked(unittest.TestCase):
 
             def test_reads_real_time(self):
-                self.assertIsNone(clock._current)
+                self.assertIsNone(clock.active_bubble())
 
         class Subclass(Marked):
             pass
@@ -332,7 +332,7 @@ class TestAlreadyActive(testtools.TestCase):
         test = Leaky('test_leaks_its_clock')
         virtual_time.with_clock(test)
         test.run(unittest.TestResult())
-        self.assertIsNotNone(clock._current)
+        self.assertIsNotNone(clock.active_bubble())
         for function, args, kwargs in leaked:
             self.addCleanup(function, *args, **kwargs)
         error = self.assertRaises(Exception, clock.ClockFixture().setUp)
@@ -375,8 +375,8 @@ class TestApplyClockWithDeadlocks(testtools.TestCase):
 
         class Case(testtools.TestCase):
             def test_it(self):
-                seen.append((clock._current is not None,
-                             clock._current.detect))
+                seen.append((clock.active_bubble() is not None,
+                             clock.active_bubble().detect))
 
         suite = unittest.TestSuite([Case('test_it'), Case('test_it')])
         virtual_time.apply_clock(suite, deadlocks=True)
@@ -384,14 +384,14 @@ class TestApplyClockWithDeadlocks(testtools.TestCase):
         suite.run(result)
         self.assertTrue(result.wasSuccessful())
         self.assertEqual([(True, True), (True, True)], seen)
-        self.assertIsNone(clock._current)
+        self.assertIsNone(clock.active_bubble())
 
     def test_without_deadlocks_only_the_clock(self):
         seen = []
 
         class Case(testtools.TestCase):
             def test_it(self):
-                seen.append(clock._current.detect)
+                seen.append(clock.active_bubble().detect)
 
         suite = unittest.TestSuite([Case('test_it')])
         virtual_time.apply_clock(suite)

@@ -152,7 +152,7 @@ class Bubble(_core.Core):
             report = self.describe(
                 f'all {len(self.members)} test thread(s) are blocked and '
                 f'nothing can wake them')
-        self.reports.append(report)
+        self.report(report)
         self.deadlocks.append(report)
         self.fail_root(DeadlockError(report))
 
@@ -266,8 +266,52 @@ class Bubble(_core.Core):
             lines.extend(trimmed_lines(stacks.get(waiter, [])))
         report = '\n'.join(lines)
         self.deadlocks.append(report)
-        self.reports.append(report)
+        self.report(report)
         return DeadlockError(report)
+
+    # Detection -------------------------------------------------------------
+
+    def start_detecting(self, lockdep: bool = False) -> None:
+        """Detect deadlocks from now on, and lock-order inversions with
+        ``lockdep`` (mutex held)."""
+        self.lockdep = _lockdep.LockGraph() if lockdep else None
+        super().start_detecting()
+
+    def stop_detecting(self, deactivate: bool) -> None:
+        self.lockdep = None
+        super().stop_detecting(deactivate)
+
+    # Named (lockutils) locks ---------------------------------------------
+
+    def named_wait(self, me: int, named: _lockdep.NamedLock, site: str,
+                   stack: Callable[[], str]) -> None:
+        """Member ``me`` is about to wait for the lockutils lock ``named``
+        (mutex held): raise `DeadlockError` if it holds it already or the
+        wait closes a cycle, else note the wait."""
+        self.note_acquire(me, named, True, stack)
+        if self.named_owner.get(named) == me:
+            raise self.self_deadlock(me, named, site)
+        chain = self.find_cycle(me, named)
+        if chain:
+            raise self.cycle_error(chain)
+        self.named_waiting[me] = (named, site)
+
+    def named_taken(self, me: int, named: _lockdep.NamedLock,
+                    site: str) -> None:
+        """Member ``me`` holds ``named`` now (mutex held)."""
+        self.named_waiting.pop(me, None)
+        self.named_owner[named] = me
+        self.note_held(me, named, site)
+
+    def named_released(self, me: int, named: _lockdep.NamedLock) -> None:
+        """Member ``me`` released ``named`` (mutex held)."""
+        if self.named_owner.get(named) == me:
+            del self.named_owner[named]
+        self.note_released(me, named)
+
+    def named_wait_over(self, me: int) -> None:
+        """Member ``me`` no longer waits for a named lock (mutex held)."""
+        self.named_waiting.pop(me, None)
 
     # Held locks and lock order -----------------------------------------------
 

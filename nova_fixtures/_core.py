@@ -4,9 +4,11 @@ Prior art: Go's ``testing/synctest`` (exact accounting of durably blocked
 goroutines; time jumps only when all are), trio's ``MockClock`` autojump.
 Design: ``doc/source/virtual-time.rst``.
 
-Only this module changes membership, parks and virtual time. Locks
-(`nova_fixtures._vlock`), the clock and the deadlock detector observe it
-through a narrow API:
+Only this module changes the core's state (membership, parks, virtual
+time, the scheduler attached, whether deadlocks are detected, reports);
+``tests/unit/nova_fixtures/test_ownership.py`` checks it. Locks
+(`nova_fixtures._vlock`), the clock and the deadlock detector observe and
+drive it through a narrow API:
 
 * membership: `Core.expect`, `Core.cancel_expected`, `Core.enter`,
   `Core.leave`;
@@ -17,7 +19,15 @@ through a narrow API:
   granted meanwhile), so no thread is ever counted as blocked that is not;
 * `Core.scope` is a park of its own kind around a wait the core can't see
   (``io_wait`` and friends), nested parks inside it shadow it;
-* time: `Core.now_ns`, `Core.advance`, `Core.hold`, settling.
+* time: `Core.now_ns`, `Core.advance`, `Core.hold`, settling,
+  `Core.run_out_timers`;
+* the rest: `Core.adopt_root`, `Core.adopt_thread`, `Core.took_free_lock`,
+  `Core.poll_failed`, `Core.attach_scheduler` / `Core.detach_scheduler`,
+  `Core.start_detecting` / `Core.stop_detecting`, `Core.report`,
+  `Core.set_stall_hook`.
+
+The core knows a lock only through `Waitable` and a scheduler only
+through `SchedulerHooks`.
 
 Nothing is counted by hand. ``parked`` maps each parked member to its
 innermost park; whether that park is *durable* (only the test's own
@@ -43,11 +53,13 @@ import heapq
 import itertools
 import sys
 import threading
-from typing import Any, Callable, Iterator
+import weakref
+from typing import Any, Callable, ContextManager, Iterator, Protocol
 
 from nova_fixtures import _lockdep
 
-__all__ = ['ClockError', 'Core', 'DeadlockError', 'Park', 'get_ident']
+__all__ = ['ClockError', 'Core', 'DeadlockError', 'Park', 'SchedulerHooks',
+           'Waitable', 'get_ident']
 
 get_ident = _thread.get_ident
 
@@ -71,6 +83,62 @@ class ClockError(RuntimeError):
 
 class DeadlockError(RuntimeError):
     """Test threads wait for each other, or for nothing that can happen."""
+
+
+class Waitable(Protocol):
+    """What the core needs of a lock whose waits it parks (`_vlock.VLock`).
+    """
+
+    @property
+    def owner(self) -> int | None:
+        """The ident of the thread holding the lock, or None."""
+
+    def withdraw(self, park: Park) -> None:
+        """Forget ``park``, a wait that ended without the lock."""
+
+    def release(self) -> None:
+        """Release the lock (hand it to the next waiter)."""
+
+
+class SchedulerHooks(Protocol):
+    """What the core and the instrumentation call on a scheduler attached
+    to the core (`nova_fixtures._sched.Scheduler`), mutex held unless
+    said otherwise."""
+
+    seed: int
+
+    def exited(self, ident: int) -> None:
+        """A member left."""
+
+    def blocked(self, park: Park) -> None:
+        """A member parked."""
+
+    def woken(self, park: Park, by: int) -> None:
+        """A member's park ended, by thread ``by``."""
+
+    def wait_turn(self) -> None:
+        """Wait (mutex not held) until this member is picked to run."""
+
+    def batch(self) -> ContextManager[None]:
+        """Group the changes of the block into one decision."""
+
+    def spawn(self, name: str) -> int | None:
+        """A member is starting a thread: its number in the schedule."""
+
+    def forget(self, tid: int | None) -> None:
+        """The thread numbered ``tid`` failed to start."""
+
+    def entered(self, tid: int | None) -> None:
+        """The new thread numbered ``tid`` runs (mutex not held)."""
+
+    def point(self, kind: str, what: str) -> None:
+        """A sync point of the running member (mutex not held)."""
+
+    def atomic_begin(self) -> None:
+        """No switch away from this member until `atomic_end`."""
+
+    def atomic_end(self) -> None:
+        """Switches may happen again."""
 
 
 class Park:
@@ -169,12 +237,33 @@ class Core:
         self.stalled_on: str | None = None
         # NOTE(core): schedule mode (`nova_fixtures._sched.Scheduler`):
         # told of every park, its end and every member leaving.
-        self.sched: Any = None
+        self.sched: SchedulerHooks | None = None
+        # NOTE(core): threads a member started: never outsiders, even
+        # before they enter or after they leave.
+        self.started: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
 
     # Membership ------------------------------------------------------------
 
     def is_member(self, ident: int) -> bool:
         return self.active and ident in self.members
+
+    def adopt_root(self) -> None:
+        """Make the thread that made the core (the test's) a member."""
+        ident = get_ident()
+        if ident != self.root:
+            raise ClockError('the core must be installed by the thread '
+                             'that made it')
+        with self.mutex:
+            self.members[ident] = threading.current_thread().name
+
+    def adopt_thread(self, thread: threading.Thread) -> None:
+        """A member is about to start ``thread``: it is ours."""
+        with self.mutex:
+            self.started.add(thread)
+
+    def owns_thread(self, thread: threading.Thread) -> bool:
+        """Whether a member started ``thread``."""
+        return thread in self.started
 
     def expect(self) -> None:
         """A member is starting a thread: count it running from now."""
@@ -211,7 +300,8 @@ class Core:
             # NOTE(core): a thread a member started, before it enters or
             # after it leaves, is ours: Thread._bootstrap_inner sets its
             # started Event, before it is even in threading._active.
-            if getattr(_thread_of(ident), '_nf_bubble', None) is not self:
+            thread = _thread_of(ident)
+            if thread is None or thread not in self.started:
                 self.outsiders[ident] = _thread_name(ident)
 
     def outside_work_begin(self, key: int, what: str) -> None:
@@ -224,6 +314,28 @@ class Core:
             if self.outside_work.pop(key, None) is not None:
                 self.progress += 1
                 self.maybe_advance()
+
+    def took_free_lock(self) -> None:
+        """A member took a free lock without waiting (mutex held)."""
+        self.acquires += 1
+
+    def poll_failed(self, ident: int) -> None:
+        """A member's Condition or Event wait with a timeout of 0 found
+        nothing (mutex held). On a virtual clock, the second such poll in a
+        row by one thread at one instant, with nothing else happening in
+        between, lets 1 ns pass, as some time always does in real time.
+        Without it, a deadline loop that reads exactly its deadline
+        (``concurrent.futures.as_completed``: ``end - now() == 0.0``, then
+        ``wait(0.0)``) would poll forever at that instant; a single poll
+        leaves time exact."""
+        if not (self.virtual and self.is_member(ident)):
+            return
+        mark = (self.now_ns, self.progress)
+        if self.polls.get(ident) != mark:
+            self.polls[ident] = mark
+            return
+        del self.polls[ident]
+        self.advance(1)
 
     def name(self, ident: int | None) -> str:
         if ident is None:
@@ -313,10 +425,7 @@ class Core:
         obj = park.obj
         if not granted and obj is not None and park.kind in (
                 'lock', 'waiter'):
-            try:
-                obj.waiters.remove(park)
-            except ValueError:
-                pass
+            obj.withdraw(park)
         self.progress += 1
         if release:
             park.lock.release()
@@ -524,9 +633,52 @@ class Core:
             self._fire_due()
             self.maybe_advance()
 
+    def run_out_timers(self) -> None:
+        """Move time to the latest pending deadline (mutex held), where a
+        closing clock leaves it: the test is over, time runs out for every
+        wait still pending."""
+        if self.timers:
+            self.now_ns = max(self.now_ns, max(t[0] for t in self.timers))
+
     def all_blocked(self) -> None:
         """Every member is blocked for good (mutex held): report it."""
         raise NotImplementedError
+
+    # Observers -------------------------------------------------------------
+
+    def report(self, text: str) -> None:
+        """Keep a stall, deadlock or close report (mutex held)."""
+        self.reports.append(text)
+
+    def set_stall_hook(self, hook: Callable[[], None] | None) -> None:
+        """Call ``hook`` (mutex held) whenever time waits on a busy
+        thread outside the bubble, so that someone polls for its end."""
+        with self.mutex:
+            self.on_outsider_stall = hook
+
+    def attach_scheduler(self, sched: SchedulerHooks) -> None:
+        """Put the members on ``sched`` from now on (mutex held)."""
+        if self.sched is not None:
+            raise ClockError(f'a schedule (seed {self.sched.seed}) is '
+                             f'already attached')
+        self.sched = sched
+
+    def detach_scheduler(self) -> None:
+        """Members run freely again (mutex held)."""
+        self.sched = None
+
+    def start_detecting(self) -> None:
+        """Report every member blocked for good as a deadlock, on real
+        time too (mutex held)."""
+        self.detect = True
+
+    def stop_detecting(self, deactivate: bool) -> None:
+        """End detection after the detector's teardown (mutex held); with
+        ``deactivate`` (the detector made this core) the core ends."""
+        self.detect = False
+        self.abandoning = False
+        if deactivate:
+            self.active = False
 
     def fail_root(self, error: BaseException) -> None:
         """Deliver ``error`` to the test thread's wait (mutex held)."""

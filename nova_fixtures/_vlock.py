@@ -148,7 +148,7 @@ class VLock:
                 self.locked_ = True
                 self.owner = me
                 if member:
-                    bubble.acquires += 1
+                    bubble.took_free_lock()
                     if tracked:
                         bubble.note_held(me, self, site)
                 return True
@@ -160,24 +160,11 @@ class VLock:
         return False
 
     def _poll_passes(self, me: int) -> None:
-        """A Condition or Event wait with a timeout of 0 found nothing. On
-        a virtual clock, the second such poll in a row by one thread at
-        one instant, with nothing else happening in between, lets 1 ns
-        pass, as some time always does in real time. Without it, a
-        deadline loop that reads exactly its deadline
-        (``concurrent.futures.as_completed``: ``end - now() == 0.0``, then
-        ``wait(0.0)``) would poll forever at that instant; a single poll
-        leaves time exact."""
+        """A zero-timeout wait found nothing (see `_core.Core.poll_failed`).
+        """
         bubble = self.bubble
         with bubble.mutex:
-            if not (bubble.virtual and bubble.is_member(me)):
-                return
-            mark = (bubble.now_ns, bubble.progress)
-            if bubble.polls.get(me) != mark:
-                bubble.polls[me] = mark
-                return
-            del bubble.polls[me]
-            bubble.advance(1)
+            bubble.poll_failed(me)
 
     def _check_cycle(self, me: int) -> None:
         bubble = self.bubble
@@ -216,6 +203,14 @@ class VLock:
 
     def locked(self) -> bool:
         return self.locked_
+
+    def withdraw(self, park: _core.Park) -> None:
+        """Forget ``park``, a wait that ended without the lock (core mutex
+        held)."""
+        try:
+            self.waiters.remove(park)
+        except ValueError:
+            pass
 
     def _at_fork_reinit(self) -> None:
         self.locked_ = False

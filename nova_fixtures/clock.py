@@ -341,7 +341,7 @@ def install_threading(fixture: fixtures.Fixture,
                 _retired.pop(_thread.get_ident(), None)
 
         thread.run = run  # type: ignore[method-assign]
-        thread._nf_bubble = bubble  # type: ignore[attr-defined]
+        bubble.adopt_thread(thread)
         bubble.expect()
         if sched is not None:
             # NOTE(clock): the starter keeps the baton while start() waits
@@ -370,8 +370,7 @@ def install_threading(fixture: fixtures.Fixture,
 
     fixture.addCleanup(_forget, bubble)
     _watch_outside_pools(fixture, bubble)
-    with bubble.mutex:
-        bubble.members[_thread.get_ident()] = threading.current_thread().name
+    bubble.adopt_root()
     _current = bubble
     for target, value in (
             ('threading.Thread.start', start),
@@ -424,8 +423,7 @@ def _outside_submit(bubble: _bubble.Bubble, real_submit: Callable[..., Any],
         if _member() is not bubble:
             return future
         outside = [t.name for t in getattr(pool, attr, ())
-                   if getattr(t, '_nf_bubble', None) is not bubble and
-                   t.is_alive()]
+                   if not bubble.owns_thread(t) and t.is_alive()]
         if outside:
             key = id(future)
             bubble.outside_work_begin(
@@ -579,9 +577,7 @@ class ClockFixture(_state.GuardedFixture):
             # still pending, and threads still running carry on from there
             # (retired before the bubble closes, so that no reading in
             # between falls back to real time).
-            if bubble.timers:
-                bubble.now_ns = max(bubble.now_ns,
-                                    max(t[0] for t in bubble.timers))
+            bubble.run_out_timers()
             stuck_at_close.clear()
             for ident, park in bubble.parked.items():
                 if ident != bubble.root and park.timeout is None and \
@@ -594,7 +590,7 @@ class ClockFixture(_state.GuardedFixture):
                     'when the clock stopped, test threads were blocked for '
                     'good; they stay blocked until really woken',
                     {i: bubble.members[i] for i in stuck_at_close})
-                bubble.reports.append(stuck)
+                bubble.report(stuck)
             offsets = (_base_ns[0] + bubble.now_ns - _REAL_NS[0](),
                        _base_ns[1] + bubble.now_ns - _REAL_NS[1]())
             for ident in bubble.members:
@@ -640,7 +636,7 @@ class ClockFixture(_state.GuardedFixture):
         stalled_event = self.stalled
         bubble = self.bubble
         interval = self.max_real_stall
-        bubble.on_outsider_stall = poke.set
+        bubble.set_stall_hook(poke.set)
         real_now = _REAL['monotonic']
 
         def watch() -> None:
@@ -663,7 +659,7 @@ class ClockFixture(_state.GuardedFixture):
                         moved_for = follower.step()
                     if moved_for and not followed:
                         followed = True
-                        bubble.reports.append(bubble.describe(
+                        bubble.report(bubble.describe(
                             f'virtual time follows the CPU of test threads '
                             f'that ran {_follow.GRACE:g} s without '
                             f'blocking, from {bubble.now:g} s',
@@ -683,7 +679,7 @@ class ClockFixture(_state.GuardedFixture):
                         f'virtual time frozen at {bubble.now:g} s for '
                         f'{interval:g} s of real time: a test thread is '
                         f'not durably blocked')
-                    bubble.reports.append(report)
+                    bubble.report(report)
                     reported = True
                 LOG.warning('%s', report)
                 stalled_event.set()

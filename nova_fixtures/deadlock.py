@@ -118,8 +118,7 @@ class DeadlockFixture(_state.GuardedFixture):
         if self._own:
             clock.install_threading(self, bubble)
         with bubble.mutex:
-            bubble.lockdep = _lockdep.LockGraph() if self.lockdep else None
-            bubble.detect = True
+            bubble.start_detecting(self.lockdep)
         self._patch_lockutils()
         self._ready()
 
@@ -143,14 +142,10 @@ class DeadlockFixture(_state.GuardedFixture):
         bubble.close(abandon=True)
         self._unwind(members)
         with bubble.mutex:
-            bubble.detect = False
-            bubble.abandoning = False
             inversions = list(bubble.lockdep.reports) if bubble.lockdep \
                 else []
-            bubble.lockdep = None
             deadlocks = list(bubble.deadlocks)
-            if self._own:
-                bubble.active = False
+            bubble.stop_detecting(deactivate=self._own)
         if deadlocks:
             raise DeadlockError('\n\n'.join(deadlocks))
         if inversions and self.on_inversion == 'fail':
@@ -201,31 +196,21 @@ class DeadlockFixture(_state.GuardedFixture):
             caller = sys._getframe(1)
             site = _bubble.site_of(caller)
             with bubble.mutex:
-                bubble.note_acquire(
-                    me, named, True,
+                bubble.named_wait(
+                    me, named, site,
                     lambda: '\n'.join(_bubble.trimmed_stack(caller)))
-                if bubble.named_owner.get(named) == me:
-                    raise bubble.self_deadlock(me, named, site)
-                chain = bubble.find_cycle(me, named)
-                if chain:
-                    raise bubble.cycle_error(chain)
-                bubble.named_waiting[me] = (named, site)
             try:
                 with real_lock(name, *args, **kwargs) as taken:
                     with bubble.mutex:
-                        bubble.named_waiting.pop(me, None)
-                        bubble.named_owner[named] = me
-                        bubble.note_held(me, named, site)
+                        bubble.named_taken(me, named, site)
                     try:
                         yield taken
                     finally:
                         with bubble.mutex:
-                            if bubble.named_owner.get(named) == me:
-                                del bubble.named_owner[named]
-                            bubble.note_released(me, named)
+                            bubble.named_released(me, named)
             finally:
                 with bubble.mutex:
-                    bubble.named_waiting.pop(me, None)
+                    bubble.named_wait_over(me)
 
         self.useFixture(fixtures.MonkeyPatch(
             'oslo_concurrency.lockutils.lock', lock))

@@ -272,7 +272,7 @@ class ScheduleFixture(_state.GuardedFixture):
                                       key=lambda i: i[1]):
                 if ident != me:
                     sched.adopt(ident, name)
-            bubble.sched = sched
+            bubble.attach_scheduler(sched)
         self.sched = sched
         self.bubble = bubble
         if sys.flags.hash_randomization and \
@@ -394,7 +394,7 @@ class ScheduleFixture(_state.GuardedFixture):
         sched, bubble = self.sched, self.bubble
         with bubble.mutex:
             sched.finish()
-            bubble.sched = None
+            bubble.detach_scheduler()
         for journal in list(self._journals):
             self._take_journal(journal)
         digest, entries = self._digest, self._entries

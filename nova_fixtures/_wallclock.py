@@ -9,9 +9,8 @@ the layout of the datetime types at import (Cython's, such as msgpack's)
 see nothing changed. ``date.today()`` and ``datetime.today()`` read
 ``time.time()``, which the clock swaps. ``time.localtime``, ``gmtime``,
 ``ctime``, ``asctime`` and ``strftime`` are swapped in the ``time`` module
-and in every module namespace that holds them, found by an identity scan
-of ``sys.modules``; a later `install` scans only the modules imported
-since. For a thread for which ``read_wall()`` returns seconds since the
+and in every module namespace that holds them by
+`nova_fixtures._timeswap`'s scan, with the other time functions. For a thread for which ``read_wall()`` returns seconds since the
 epoch, ``now()``, ``utcnow()`` and the ``time`` functions called without a
 time argument read that time; for any other thread they are the real ones.
 
@@ -65,10 +64,6 @@ def _no_mark() -> int | None:
 
 
 _read_mark: Callable[[], int | None] = _no_mark
-_scanned: set[str] = set()
-# NOTE(wallclock): (namespace, name, real, swapped) for every swap done,
-# so that uninstall_for_tests() can put the real objects back.
-_done: list[tuple[dict[str, Any], str, object, object]] = []
 
 
 def _type_dict(cls: type, name: str) -> dict[str, Any]:
@@ -193,12 +188,14 @@ _SWAPS: tuple[tuple[object, object], ...] = (
 
 
 def install(read_wall: Callable[[], float | None],
-            read_mark: Callable[[], int | None] = _no_mark) -> None:
-    """Swap the wall-clock functions process-wide.
+            read_mark: Callable[[], int | None] | None = None) -> None:
+    """Swap the datetime readings in their classes, and set what the
+    swapped functions read.
 
-    Done once; later calls only re-scan modules imported since and update
-    ``read_wall`` and ``read_mark``, and start the datetime readings of a
-    new clock (see `_distinct`).
+    Later calls update ``read_wall`` and ``read_mark``, and start the
+    datetime readings of a new clock (see `_distinct`). The functions of
+    ``time`` in `swaps` are swapped in module namespaces by
+    `nova_fixtures._timeswap`, which calls this.
 
     :param read_wall: the calling thread's virtual ``time.time()``, or None
         for a thread not on a virtual clock. Called on every reading, from
@@ -210,32 +207,19 @@ def install(read_wall: Callable[[], float | None],
     global _read_wall, _read_mark, _last_us
     with _lock:
         _read_wall = read_wall
-        _read_mark = read_mark
+        _read_mark = read_mark or _no_mark
         _last_us = None
         _set_class_attributes(_CLASS_SWAPS)
-        swaps = {id(real): (real, swapped) for real, swapped in _SWAPS}
-        for module_name, module in list(sys.modules.items()):
-            if module_name in _scanned:
-                continue
-            _scanned.add(module_name)
-            namespace = getattr(module, '__dict__', None)
-            if module_name == __name__ or not isinstance(namespace, dict):
-                continue
-            for attr, value in list(namespace.items()):
-                pair = swaps.get(id(value))
-                if pair is not None and value is pair[0]:
-                    namespace[attr] = pair[1]
-                    _done.append((namespace, attr, pair[0], pair[1]))
 
 
 def swaps() -> dict[int, tuple[object, object]]:
-    """``id(real) -> (real, swapped)`` for the time functions swapped."""
+    """``id(real) -> (real, swapped)`` for the time functions to swap."""
     return {id(real): (real, swapped) for real, swapped in _SWAPS}
 
 
 def kept() -> list[object]:
     """The containers of this module that must keep the real functions."""
-    held: list[object] = [globals(), _SWAPS, _done, _REAL]
+    held: list[object] = [globals(), _SWAPS, _REAL]
     held.extend(_SWAPS)
     for _, swapped in _SWAPS:
         held.extend(getattr(swapped, '__closure__', None) or ())
@@ -244,13 +228,9 @@ def kept() -> list[object]:
 
 
 def uninstall_for_tests() -> None:
-    """Put every real object back; a later `install` starts afresh."""
+    """Put the real classmethods back (`nova_fixtures._timeswap`'s
+    ``uninstall_for_tests`` puts the real functions back)."""
     global _read_wall
     with _lock:
         _read_wall = _not_virtual
-        for namespace, attr, real, swapped in reversed(_done):
-            if namespace.get(attr) is swapped:
-                namespace[attr] = real
-        _done.clear()
-        _scanned.clear()
         _set_class_attributes(_REAL)

@@ -1,217 +1,47 @@
-"""ClockFixture: virtual time for the threads of a test, with autojump."""
+"""ClockFixture: virtual time for the threads of a test, with autojump.
+
+The fixture and its watchdog, and the ``io_*`` scopes. What it sets up
+lives in the private runtime: the core (`nova_fixtures._core`,
+`nova_fixtures._bubble`), the swap of the time functions
+(`nova_fixtures._timeswap`), the threading instrumentation
+(`nova_fixtures._instrument`) and the registry of the active core
+(`nova_fixtures._registry`).
+"""
 
 from __future__ import annotations
 
-import _thread
-import concurrent.futures.thread
 import contextlib
 import logging
 import math
-import queue
 import sys
 import threading
-import time
-import traceback
-import unittest
-from typing import Any, Callable, Iterator
-
-import fixtures
+from typing import Iterator
 
 from fake_transport import backend
 from fake_transport import journal
 from nova_fixtures import _bubble
 from nova_fixtures import _core
 from nova_fixtures import _follow
-from nova_fixtures import _rebind
+from nova_fixtures import _instrument
+from nova_fixtures import _registry
 from nova_fixtures import _state
-from nova_fixtures import _vlock
-from nova_fixtures import _wallclock
+from nova_fixtures import _timeswap
 
-__all__ = ['ClockError', 'ClockFixture', 'DeadlockError', 'io_answer',
-           'io_listen', 'io_wait']
+__all__ = ['ClockError', 'ClockFixture', 'DeadlockError', 'active_bubble',
+           'clock_start', 'io_answer', 'io_listen', 'io_wait']
 
 LOG = logging.getLogger(__name__)
 
 ClockError = _bubble.ClockError
 DeadlockError = _bubble.DeadlockError
-
-_REAL: dict[str, Callable[..., Any]] = {
-    'monotonic': time.monotonic,
-    'monotonic_ns': time.monotonic_ns,
-    'time': time.time,
-    'time_ns': time.time_ns,
-    'sleep': time.sleep,
-}
-_REAL_NS = (time.monotonic_ns, time.time_ns)
-_REAL_ALLOCATE = _thread.allocate_lock
-_LOCK_TYPE = type(_thread.allocate_lock())
-_NS = 1_000_000_000
 # NOTE(clock): how often, in real seconds, the watchdog looks at the CPU
 # of test threads that keep time from jumping (see _follow).
 _FOLLOW_TICK = 0.02
-_current: _bubble.Bubble | None = None
-# NOTE(clock): who set up the active clock and from where (see
-# _set_up_by()), for the error a second clock gets while it is active.
-_opened_by = ''
-# NOTE(clock): virtual time is integer nanoseconds on whole-second bases,
-# so readings and their differences are exact for whole seconds and
-# binary fractions whatever the host's uptime: (monotonic, wall) bases.
-_base_ns = (0, 0)
-# NOTE(clock): both bases sit this far past a whole second, so that a
-# reading with its fraction dropped is older than a later reading, as it
-# is in real time (unless the later reading falls on a whole second, which
-# takes waits summing to x.498046875 s). A binary fraction (2**-1 + 2**-9):
-# sums of whole seconds and binary fractions stay exact floats.
-_FRACTION_NS = 501_953_125
-# NOTE(clock): threads of a closed clock that still run keep reading time
-# from where their virtual clock stopped, at the real rate, so deadline
-# loops they were in (queue.get, Condition.wait_for) stay consistent and
-# time never goes backwards for them: ident -> (monotonic, wall) offsets.
-_retired: dict[int, tuple[int, int]] = {}
-# NOTE(clock): test threads the last clock saw blocked for good when it
-# closed (an untimed wait only test threads could end): ident -> what they
-# waited for. ThreadLeakFixture reports them at once, without a grace.
-stuck_at_close: dict[int, str] = {}
-_scanned: set[str] = set()
-# NOTE(clock): whether references to the real time functions held outside
-# module namespaces were swapped yet (once per process, see _rebind).
-_rebound = False
-# NOTE(clock): modules that must keep the real functions: ours.
-_SKIP_MODULES = ('nova_fixtures._bubble', 'nova_fixtures._core',
-                 'nova_fixtures._rebind', 'nova_fixtures._vlock',
-                 'nova_fixtures._wallclock', 'nova_fixtures.clock')
+_NS = 1_000_000_000
 
-
-def active_bubble() -> _bubble.Bubble | None:
-    """The core of the active `ClockFixture`, or of a `DeadlockFixture`
-    set up without one; None when neither is set up."""
-    return _current
-
-
-def _member() -> _bubble.Bubble | None:
-    bubble = _current
-    if bubble is not None and bubble.is_member(_thread.get_ident()):
-        return bubble
-    return None
-
-
-def _virtual_ns(index: int) -> int | None:
-    """Now in ns (0 monotonic, 1 wall time) on this thread's virtual time
-    line, current or retired; None for a thread that has none."""
-    bubble = _current
-    ident = _thread.get_ident()
-    if bubble is not None and bubble.virtual and bubble.is_member(ident):
-        return _base_ns[index] + bubble.now_ns
-    offset = _retired.get(ident)
-    if offset is None:
-        return None
-    real: int = _REAL_NS[index]()
-    return real + offset[index]
-
-
-def _read_ns(index: int) -> int:
-    """Now, as this thread sees it, in ns: 0 monotonic, 1 wall time."""
-    virtual = _virtual_ns(index)
-    if virtual is None:
-        real: int = _REAL_NS[index]()
-        return real
-    return virtual
-
-
-def _monotonic_base_ns(real_ns: int) -> int:
-    """Where virtual ``time.monotonic()`` starts: a power of two seconds.
-
-    2**20 s (12 days), or the next power of two above the host's uptime:
-    never behind a reading taken before the clock, the same on every host
-    that has been up less than 12 days (so no virtual outcome depends on
-    the uptime), and a base on which sums of whole seconds and binary
-    fractions are exact floats, with a unit in the last place under half
-    a nanosecond below 2**21 s.
-    """
-    base = 1 << 20
-    while base * _NS < real_ns:
-        base <<= 1
-    return base * _NS
-
-
-def _v_monotonic() -> float:
-    return _read_ns(0) / _NS
-
-
-def _v_monotonic_ns() -> int:
-    return _read_ns(0)
-
-
-def _v_time() -> float:
-    return _read_ns(1) / _NS
-
-
-def _v_time_ns() -> int:
-    return _read_ns(1)
-
-
-def _v_sleep(seconds: float) -> None:
-    _vlock.check_sleep(seconds)
-    bubble = _member()
-    if bubble is None or seconds == 0:
-        _REAL['sleep'](seconds)
-        return
-    _vlock.sleep(bubble, seconds, _REAL['sleep'])
-
-
-def clock_start() -> float | None:
-    """``time.monotonic()`` when the calling test thread's clock started,
-    or None outside a clock: any reading below it was taken before."""
-    if _member() is None:
-        return None
-    return _base_ns[0] / _NS
-
-
-def virtual_wall() -> float | None:
-    """This thread's virtual ``time.time()``, or None if it has none."""
-    virtual = _virtual_ns(1)
-    return None if virtual is None else virtual / _NS
-
-
-_VIRTUAL = {
-    'monotonic': _v_monotonic,
-    'monotonic_ns': _v_monotonic_ns,
-    'time': _v_time,
-    'time_ns': _v_time_ns,
-    'sleep': _v_sleep,
-}
-
-
-def _creation_site() -> str:
-    return _bubble.site_of(sys._getframe(2))
-
-
-def _set_up_by() -> str:
-    """Which test is setting a fixture up and from where, for errors.
-
-    The test is the first `unittest.TestCase` found as ``self`` in the
-    calling frames (its ``id()``); the stack is the last frames outside
-    runner and library code, or the raw last frames when that leaves none.
-
-    :returns: ``by <test id> at:``, or ``at:`` when no test is among the
-        callers, then a line per frame, innermost last.
-    """
-    caller = sys._getframe(1)
-    lines = _bubble.trimmed_stack(caller)
-    if not lines:
-        lines = [line.rstrip('\n')
-                 for line in traceback.format_stack(caller)[-8:]]
-    where = '\n'.join(lines)
-    frame: Any = caller
-    while frame is not None:
-        code = frame.f_code
-        # NOTE(clock): only methods' frames have their locals read.
-        if code.co_argcount and code.co_varnames[0] == 'self':
-            test = frame.f_locals.get('self')
-            if isinstance(test, unittest.TestCase):
-                return f'by {test.id()} at:\n{where}'
-        frame = frame.f_back
-    return f'at:\n{where}'
+active_bubble = _registry.active_bubble
+clock_start = _timeswap.clock_start
+_member = _registry.member
 
 
 def _scope(kind: str) -> contextlib.AbstractContextManager[None]:
@@ -260,207 +90,6 @@ def io_answer() -> Iterator[None]:
         return
     with bubble.answering_scope():
         yield
-
-
-_WAIT_CODE = threading.Condition.wait.__code__
-
-
-def _allocate_lock() -> Any:
-    bubble = _member()
-    if bubble is None:
-        return _REAL_ALLOCATE()
-    waiter = sys._getframe(1).f_code is _WAIT_CODE
-    lock = _vlock.VLock(bubble, _creation_site(),
-                        'waiter' if waiter else 'mutex')
-    if bubble.detect and not waiter:
-        lock.lock_class = _bubble.class_of(sys._getframe(1))
-    return lock
-
-
-class _LockMeta(type):
-    """``threading.Lock()`` makes a `VLock` for test threads; real locks
-    and VLocks are both instances (``threading.Lock`` is a class on 3.13).
-    """
-
-    def __call__(cls) -> Any:
-        return _allocate_lock()
-
-    def __instancecheck__(cls, obj: Any) -> bool:
-        return isinstance(obj, (_LOCK_TYPE, _vlock.VLock))
-
-    def __subclasscheck__(cls, sub: Any) -> bool:
-        return isinstance(sub, type) and issubclass(
-            sub, (_LOCK_TYPE, _vlock.VLock))
-
-
-class Lock(metaclass=_LockMeta):
-    """``threading.Lock`` while a clock or deadlock fixture is active."""
-
-
-def install_threading(fixture: fixtures.Fixture,
-                      bubble: _bubble.Bubble) -> None:
-    """Make ``bubble`` current and hook ``threading`` for it, until the
-    cleanup of ``fixture``: thread membership (``Thread.start``/``join``),
-    VLocks for locks made by members (``Lock``, ``_allocate_lock``,
-    ``RLock`` via ``_PyRLock``), pure-Python ``queue.SimpleQueue``."""
-    global _current
-    real_start = threading.Thread.start
-    real_join = threading.Thread.join
-
-    def start(thread: threading.Thread) -> None:
-        if _member() is not bubble:
-            return real_start(thread)
-        if serves_outside_object(thread):
-            # NOTE(clock): the starter waits for a thread outside the
-            # bubble to boot: time stands still meanwhile.
-            with bubble.hold():
-                return real_start(thread)
-        real_run = thread.run
-        thread._nf_done = threading.Event()  # type: ignore
-        done = thread._nf_done  # type: ignore
-        sched = bubble.sched
-        tid = None
-        if sched is not None:
-            with bubble.mutex:
-                tid = sched.spawn(thread.name)
-
-        def run() -> None:
-            bubble.enter(thread.name)
-            try:
-                if sched is not None:
-                    sched.entered(tid)
-                real_run()
-            finally:
-                if sched is not None:
-                    # NOTE(clock): no switch between waking a joiner and
-                    # leaving: the joiner then waits for this thread's
-                    # real end, which must not wait for a turn.
-                    sched.atomic_begin()
-                done.set()
-                bubble.leave()
-                _retired.pop(_thread.get_ident(), None)
-
-        thread.run = run  # type: ignore[method-assign]
-        bubble.adopt_thread(thread)
-        bubble.expect()
-        if sched is not None:
-            # NOTE(clock): the starter keeps the baton while start() waits
-            # for the new thread to boot; then the new one may run first.
-            sched.atomic_begin()
-        try:
-            real_start(thread)
-        except BaseException:
-            bubble.cancel_expected()
-            if sched is not None:
-                sched.forget(tid)
-            raise
-        finally:
-            if sched is not None:
-                sched.atomic_end()
-        if sched is not None:
-            sched.point('start', thread.name)
-
-    def join(thread: threading.Thread, timeout: float | None = None) -> None:
-        done = getattr(thread, '_nf_done', None)
-        if done is not None and _member() is bubble:
-            if not done.wait(timeout):
-                return
-            timeout = None
-        real_join(thread, timeout)
-
-    fixture.addCleanup(_forget, bubble)
-    _watch_outside_pools(fixture, bubble)
-    bubble.adopt_root()
-    _current = bubble
-    for target, value in (
-            ('threading.Thread.start', start),
-            ('threading.Thread.join', join),
-            ('threading._allocate_lock', _allocate_lock),
-            ('threading.Lock', Lock),
-            ('threading._CRLock', None),
-            ('queue.SimpleQueue', queue._PySimpleQueue)):  # type: ignore
-        fixture.useFixture(fixtures.MonkeyPatch(target, value))
-
-
-_C_SIMPLE_QUEUE = queue.SimpleQueue
-_CF_WORKER = concurrent.futures.thread._worker
-
-
-def serves_outside_object(thread: threading.Thread) -> bool:
-    """Whether ``thread`` is a worker the standard library starts for a
-    ``concurrent.futures.ThreadPoolExecutor`` made before any clock (its
-    work queue is the C ``SimpleQueue``, which no clock instruments): it
-    serves the pool, not the test, so it is no test thread, waits in real
-    time, and outlives the test with its pool."""
-    args: tuple[Any, ...] = getattr(thread, '_args', ())
-    return getattr(thread, '_target', None) is _CF_WORKER and \
-        len(args) > 1 and type(args[1]) is _C_SIMPLE_QUEUE
-
-
-def _watch_outside_pools(fixture: fixtures.Fixture,
-                         bubble: _bubble.Bubble) -> None:
-    """Count work a member submits to a pool with threads outside the
-    bubble (made before it) as running until its future is done, so that
-    time stalls rather than jump under it."""
-    pools = [('concurrent.futures.ThreadPoolExecutor', '_threads')]
-    try:
-        import futurist  # noqa: F401
-    except ImportError:  # pragma: no cover
-        pass
-    else:
-        pools.append(('futurist.ThreadPoolExecutor', '_workers'))
-    for path, attr in pools:
-        module_name, cls_name = path.rsplit('.', 1)
-        cls = getattr(sys.modules[module_name], cls_name)
-        fixture.useFixture(fixtures.MonkeyPatch(
-            path + '.submit', _outside_submit(bubble, cls.submit, attr)))
-
-
-def _outside_submit(bubble: _bubble.Bubble, real_submit: Callable[..., Any],
-                    attr: str) -> Callable[..., Any]:
-    def submit(pool: Any, *args: Any, **kwargs: Any) -> Any:
-        future = real_submit(pool, *args, **kwargs)
-        if _member() is not bubble:
-            return future
-        outside = [t.name for t in getattr(pool, attr, ())
-                   if not bubble.owns_thread(t) and t.is_alive()]
-        if outside:
-            key = id(future)
-            bubble.outside_work_begin(
-                key, f'a pool made before the clock '
-                f'({", ".join(sorted(outside))})')
-            future.add_done_callback(lambda _: bubble.outside_work_end(key))
-        return future
-
-    return submit
-
-
-def _rebind_captured() -> None:
-    """Swap the real time functions wherever Python code captured them
-    before the first clock: default arguments, partials, attributes,
-    closures (see `nova_fixtures._rebind`). Once per process: from then on
-    every name that led to a real function leads to a swapped one, so no
-    new capture can be real."""
-    global _rebound
-    if _rebound:
-        return
-    _rebound = True
-    swaps: dict[int, tuple[object, object]] = {
-        id(real): (real, _VIRTUAL[name]) for name, real in _REAL.items()}
-    swaps.update(_wallclock.swaps())
-    keep: list[object] = [_REAL, _REAL_NS, _VIRTUAL, swaps]
-    keep.extend(_wallclock.kept())
-    for name in _SKIP_MODULES:
-        module = sys.modules.get(name)
-        if module is not None:
-            keep.append(vars(module))
-    _rebind.rebind(swaps, keep)
-
-
-def _forget(bubble: _bubble.Bubble) -> None:
-    global _current
-    if _current is bubble:
-        _current = None
 
 
 class ClockFixture(_state.GuardedFixture):
@@ -528,46 +157,35 @@ class ClockFixture(_state.GuardedFixture):
     # Setup and teardown ------------------------------------------------------
 
     def _setUp(self) -> None:
-        global _base_ns, _opened_by
         backend.refuse_eventlet(ClockError, 'ClockFixture')
-        if _current is not None:
-            if not _current.virtual:
+        current = _registry.active_bubble()
+        if current is not None:
+            if not current.virtual:
                 raise ClockError(
                     'a DeadlockFixture is active; set up the ClockFixture '
                     'before it')
             raise ClockError(
                 'a ClockFixture is already active in this process; clocks '
-                f"don't nest. The active one was set up {_opened_by}")
-        _opened_by = _set_up_by()
+                f"don't nest. The active one was set up "
+                f"{_registry.opened_by()}")
+        opened_by = _registry.set_up_by()
         bubble = _bubble.Bubble(True, self.autojump, self.max_virtual)
         self.bubble = bubble
-        stuck_at_close.clear()
+        _registry.forget_stuck()
         self.addDetail('nova-fixtures:clock', _state.lazy_text(self.render))
         self._start_watchdog()
-        mono = _monotonic_base_ns(_REAL_NS[0]()) + _FRACTION_NS
-        if self.start_wall is not None:
-            wall = round(self.start_wall * _NS)
-        else:
-            wall = -(-_REAL_NS[1]() // _NS) * _NS + _FRACTION_NS
-        _base_ns = (mono, wall)
         self._patch_time()
-        _wallclock.install(
-            virtual_wall, lambda: bubble.progress + bubble.acquires
-            if bubble.virtual and bubble.is_member(_thread.get_ident())
-            else None)
-        _rebind_captured()
-        install_threading(self, bubble)
+        _instrument.install(self, bubble, opened_by)
         # NOTE(clock): journal entries recorded by test threads carry
         # their virtual time.
         self.addCleanup(journal.set_virtual_clock, None)
         journal.set_virtual_clock(
-            lambda: bubble.now if bubble.is_member(_thread.get_ident())
+            lambda: bubble.now if bubble.is_member(_core.get_ident())
             else None)
         self.addCleanup(self._close)
-        # NOTE(clock): a schedule asked for by the hunt or the environment
-        # (imported here: the schedule module builds on this one).
-        from nova_fixtures import schedule
-        schedule.attach_requested(self)
+        # NOTE(clock): a schedule asked for by the hunt or the
+        # environment (the schedule module hooks itself in).
+        _registry.clock_set_up(self)
         self._ready()
 
     def _close(self) -> None:
@@ -578,53 +196,33 @@ class ClockFixture(_state.GuardedFixture):
             # (retired before the bubble closes, so that no reading in
             # between falls back to real time).
             bubble.run_out_timers()
-            stuck_at_close.clear()
+            blocked = {}
             for ident, park in bubble.parked.items():
                 if ident != bubble.root and park.timeout is None and \
                         park.kind in ('lock', 'waiter') and \
                         bubble.durable(park):
-                    stuck_at_close[ident] = bubble.state_of(ident)
+                    blocked[ident] = bubble.state_of(ident)
+            _registry.record_stuck(blocked)
             stuck = None
-            if stuck_at_close:
+            if blocked:
                 stuck = bubble.describe(
                     'when the clock stopped, test threads were blocked for '
                     'good; they stay blocked until really woken',
-                    {i: bubble.members[i] for i in stuck_at_close})
+                    {i: bubble.members[i] for i in blocked})
                 bubble.report(stuck)
-            offsets = (_base_ns[0] + bubble.now_ns - _REAL_NS[0](),
-                       _base_ns[1] + bubble.now_ns - _REAL_NS[1]())
-            for ident in bubble.members:
-                if ident != bubble.root:
-                    _retired[ident] = offsets
+            _timeswap.retire(bubble)
             bubble.close()
-        _forget(bubble)
+        _registry.deactivate(bubble)
         if stuck is not None:
             LOG.warning('%s', stuck)
         if bubble.failure is not None and not bubble.failure_delivered:
             raise bubble.failure
 
     def _patch_time(self) -> None:
-        """Swap the time functions wherever a module holds them.
-
-        Done once per process and kept: outside a clock the swapped
-        functions call the real ones, and a thread of a closed clock keeps
-        a time line that never goes backwards (see ``_retired``). Later
-        clocks only scan modules imported since.
-        """
-        originals = {id(f): name for name, f in _REAL.items()}
-        for module_name, module in list(sys.modules.items()):
-            if module_name in _scanned:
-                continue
-            _scanned.add(module_name)
-            if module is None or module_name in _SKIP_MODULES:
-                continue
-            namespace = getattr(module, '__dict__', None)
-            if not isinstance(namespace, dict):
-                continue
-            for attr, value in list(namespace.items()):
-                name = originals.get(id(value))
-                if name is not None and value is _REAL[name]:
-                    namespace[attr] = _VIRTUAL[name]
+        """Start the clock's time line and swap the time functions
+        process-wide (`nova_fixtures._timeswap`): done once and kept,
+        later clocks only scan modules imported since."""
+        _timeswap.start(self.bubble, self.start_wall)
 
     def _start_watchdog(self) -> None:
         # NOTE(clock): made before anything is patched, so it is not a
@@ -637,7 +235,7 @@ class ClockFixture(_state.GuardedFixture):
         bubble = self.bubble
         interval = self.max_real_stall
         bubble.set_stall_hook(poke.set)
-        real_now = _REAL['monotonic']
+        real_now = _timeswap.REAL['monotonic']
 
         def watch() -> None:
             last = -1
@@ -708,7 +306,7 @@ class ClockFixture(_state.GuardedFixture):
     def time(self) -> float:
         """Virtual ``time.time()``."""
         self._check_ready()
-        return (_base_ns[1] + self.bubble.now_ns) / _NS
+        return _timeswap.wall_ns(self.bubble) / _NS
 
     def advance(self, seconds: float) -> None:
         """Move virtual time forward, firing the timers it passes."""
@@ -734,7 +332,7 @@ class ClockFixture(_state.GuardedFixture):
         bubble = self.bubble
         if _member() is not bubble:
             raise ClockError('settle() must be called from a test thread')
-        park = _core.Park(_thread.get_ident(), 'settle')
+        park = _core.Park(_core.get_ident(), 'settle')
         try:
             with bubble.mutex:
                 bubble.park(park)

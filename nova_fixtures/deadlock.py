@@ -13,7 +13,9 @@ import fixtures
 
 from fake_transport import backend
 from nova_fixtures import _bubble
+from nova_fixtures import _instrument
 from nova_fixtures import _lockdep
+from nova_fixtures import _registry
 from nova_fixtures import _state
 from nova_fixtures import clock
 
@@ -104,7 +106,7 @@ class DeadlockFixture(_state.GuardedFixture):
             raise DeadlockError(
                 "a DeadlockFixture is already active; they don't nest. The "
                 f"active one was set up {_opened_by}")
-        _opened_by = clock._set_up_by()
+        _opened_by = _registry.set_up_by()
         self._own = current is None
         if self._own:
             bubble = _bubble.Bubble(virtual=False)
@@ -116,7 +118,7 @@ class DeadlockFixture(_state.GuardedFixture):
                        _state.lazy_text(self.render))
         self.addCleanup(self._finish)
         if self._own:
-            clock.install_threading(self, bubble)
+            _instrument.install(self, bubble, _opened_by)
         with bubble.mutex:
             bubble.start_detecting(self.lockdep)
         self._patch_lockutils()

@@ -24,6 +24,7 @@ import fixtures
 
 from fake_transport import journal as journal_mod
 from nova_fixtures import _bubble
+from nova_fixtures import _registry
 from nova_fixtures import _sched
 from nova_fixtures import _state
 from nova_fixtures import clock as clock_mod
@@ -441,3 +442,6 @@ def attach_requested(clock: clock_mod.ClockFixture) -> None:
     options = requested()
     if options is not None:
         clock.useFixture(ScheduleFixture(**options))
+
+
+_registry.on_clock_setup(attach_requested)

@@ -13,8 +13,8 @@ from typing import Any, Iterable
 
 import fixtures
 
+from nova_fixtures import _registry
 from nova_fixtures import _state
-from nova_fixtures import clock
 
 __all__ = ['ThreadLeak', 'ThreadLeakFixture']
 
@@ -78,7 +78,7 @@ class ThreadLeakFixture(fixtures.Fixture):
 
         # NOTE(threads): entries of an earlier test's clock name idents
         # that may be reused.
-        clock.stuck_at_close.clear()
+        _registry.forget_stuck()
         started: list[threading.Thread] = []
         self._started = started
         self._stuck: dict[int | None, str] = {}
@@ -149,9 +149,9 @@ class ThreadLeakFixture(fixtures.Fixture):
     def _check(self) -> None:
         # NOTE(threads): a thread the clock saw blocked for good when it
         # closed will not finish by itself: no grace to wait out for it.
-        self._stuck = {t.ident: clock.stuck_at_close[t.ident]
-                       for t in self.leaked()
-                       if t.ident in clock.stuck_at_close}
+        stuck = _registry.stuck_at_close()
+        self._stuck = {t.ident: stuck[t.ident] for t in self.leaked()
+                       if t.ident in stuck}
         deadline = time.monotonic() + self.grace
         for thread in self.leaked():
             if thread.ident not in self._stuck:

@@ -21,6 +21,7 @@ from oslo_utils import timeutils
 import testtools
 
 import nova_fixtures
+from nova_fixtures import _timeswap
 from nova_fixtures import clock as clock_mod
 from tests.unit.nova_fixtures.waits import wait_until_queued
 
@@ -41,10 +42,10 @@ class FakeUptime(fixtures.Fixture):
         self.seconds = seconds
 
     def _setUp(self):
-        real = clock_mod._REAL_NS
+        real = _timeswap._REAL_NS
         offset = round(self.seconds * NS) - real[0]()
         self.useFixture(fixtures.MonkeyPatch(
-            'nova_fixtures.clock._REAL_NS',
+            'nova_fixtures._timeswap._REAL_NS',
             (lambda: real[0]() + offset, real[1])))
 
 

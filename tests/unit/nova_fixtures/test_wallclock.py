@@ -18,6 +18,7 @@ import zoneinfo
 from oslo_utils import timeutils
 import testtools
 
+from nova_fixtures import _timeswap
 from nova_fixtures import _wallclock
 
 # NOTE(wallclock): 2009-02-13 23:31:30.25 UTC, exact as a float.
@@ -29,10 +30,8 @@ TIME_FUNCTIONS = ('localtime', 'gmtime', 'ctime', 'asctime', 'strftime')
 # behind UTC, so that local time differs from UTC on any machine.
 IN_A_ZONE = '''
 import datetime, importlib.util, sys, time
-spec = importlib.util.spec_from_file_location('wallclock', sys.argv[1])
-wallclock = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(wallclock)
-wallclock.install(lambda: 1234567890.25)
+from nova_fixtures import _timeswap
+_timeswap.install(lambda: 1234567890.25)
 print(datetime.datetime.now(), datetime.datetime.today(),
       datetime.date.today(), datetime.datetime.now(datetime.timezone.utc),
       time.localtime()[:6], time.strftime('%H:%M'), time.ctime(),
@@ -80,7 +79,7 @@ class WallclockTestCase(testtools.TestCase):
         # NOTE(wallclock): start from the real objects even if a clock
         # installed the swap earlier in this process. They live in instance
         # attributes: a module global would be swapped by the scan too.
-        _wallclock.uninstall_for_tests()
+        _timeswap.uninstall_for_tests()
         self.real_datetime = datetime.datetime
         self.real_date = datetime.date
         self.assertIsNot(_wallclock._CLASS_SWAPS[datetime.datetime, 'now'],
@@ -90,8 +89,8 @@ class WallclockTestCase(testtools.TestCase):
         self.assertIs(_wallclock._REAL_DATETIME, self.real_datetime)
         self.real = {name: getattr(time, name) for name in TIME_FUNCTIONS}
         self.walls = {threading.get_ident(): WALL}
-        self.addCleanup(_wallclock.uninstall_for_tests)
-        _wallclock.install(self.read_wall)
+        self.addCleanup(_timeswap.uninstall_for_tests)
+        _timeswap.install(self.read_wall)
 
     def read_wall(self):
         return self.walls.get(threading.get_ident())
@@ -196,7 +195,7 @@ class TestDatetimeFollowsReadWall(WallclockTestCase):
 
     def test_local_time_in_a_zone_west_of_utc(self):
         output = subprocess.run(
-            [sys.executable, '-c', IN_A_ZONE, _wallclock.__file__],
+            [sys.executable, '-c', IN_A_ZONE],
             env=dict(os.environ, TZ='EST+05'), check=True,
             capture_output=True, text=True).stdout
         self.assertEqual(
@@ -285,7 +284,7 @@ class TestRealClasses(WallclockTestCase):
         self.assertIs(datetime.datetime,
                       pickle.loads(pickle.dumps(datetime.datetime)))
         self.assertNotIn(datetime.datetime, copyreg.dispatch_table)
-        _wallclock.uninstall_for_tests()
+        _timeswap.uninstall_for_tests()
         self.assertEqual(
             [[pickle.dumps(value, protocol) for value in values]
              for protocol in range(pickle.HIGHEST_PROTOCOL + 1)], pickles)
@@ -294,13 +293,13 @@ class TestRealClasses(WallclockTestCase):
         class Day(datetime.date):
             pass
 
-        _wallclock.uninstall_for_tests()
+        _timeswap.uninstall_for_tests()
 
         class Stamp(datetime.datetime):
             def label(self):
                 return self.strftime('%Y-%m-%d')
 
-        _wallclock.install(self.read_wall)
+        _timeswap.install(self.read_wall)
 
         class Later(datetime.datetime):
             pass
@@ -326,8 +325,8 @@ class TestRealClasses(WallclockTestCase):
         # NOTE(wallclock): Cython checks the size of datetime.date at
         # import; a stand-in subclass there warned "datetime.date size
         # changed", an error under -W error.
-        script = ('from nova_fixtures import _wallclock\n'
-                  '_wallclock.install(lambda: 1234567890.25)\n'
+        script = ('from nova_fixtures import _timeswap\n'
+                  '_timeswap.install(lambda: 1234567890.25)\n'
                   'import datetime, msgpack._cmsgpack\n'
                   'print(datetime.datetime.now(datetime.timezone.utc))\n')
         done = subprocess.run(
@@ -355,7 +354,7 @@ class TestInstall(WallclockTestCase):
             'wallclock_aliases', datetime=self.real_datetime,
             date=self.real_date, gmtime=self.real['gmtime'],
             fmt=self.real['strftime'])
-        _wallclock.install(self.read_wall)
+        _timeswap.install(self.read_wall)
         self.assertIs(self.real_datetime, module.datetime)
         self.assertIs(self.real_date, module.date)
         self.assertIs(time.gmtime, module.gmtime)
@@ -365,25 +364,25 @@ class TestInstall(WallclockTestCase):
                          module.date.today())
         self.assertEqual((2009, 2, 13, 23, 31, 30), module.gmtime()[:6])
         self.assertEqual('2009', module.fmt('%Y'))
-        _wallclock.uninstall_for_tests()
+        _timeswap.uninstall_for_tests()
         self.assertIs(self.real['gmtime'], module.gmtime)
         self.assertIs(self.real['strftime'], module.fmt)
 
     def test_later_install_scans_only_modules_imported_since(self):
         module = self.make_module('wallclock_late')
-        _wallclock.install(self.read_wall)
+        _timeswap.install(self.read_wall)
         module.late = self.real['gmtime']
-        _wallclock.install(self.read_wall)
+        _timeswap.install(self.read_wall)
         self.assertIs(self.real['gmtime'], module.late)
 
     def test_later_install_updates_read_wall(self):
-        _wallclock.install(lambda: OTHER_WALL)
+        _timeswap.install(lambda: OTHER_WALL)
         self.assertEqual(utc_naive(OTHER_WALL), utcnow())
         self.assertEqual(utc_naive(OTHER_WALL),
                          in_thread(utcnow))
 
     def test_uninstall_puts_every_real_object_back(self):
-        _wallclock.uninstall_for_tests()
+        _timeswap.uninstall_for_tests()
         self.assertIs(self.real_datetime, datetime.datetime)
         self.assertIs(self.real_date, datetime.date)
         for name in TIME_FUNCTIONS:

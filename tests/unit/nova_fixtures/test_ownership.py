@@ -4,7 +4,8 @@ The core (`_core.Core`, its `_core.Park`s) holds membership, parks and
 virtual time; `_bubble.Bubble` adds the detector's bookkeeping. Every other
 module changes them through methods. These tests read the package's source
 and fail on an assignment, augmented assignment, ``del`` or mutating call
-on a core field from anywhere else.
+on a core field from anywhere else, and on an import cycle between the
+modules.
 """
 
 from __future__ import annotations
@@ -124,6 +125,79 @@ def violations() -> list[str]:
                     field in CORE_FIELDS or field in BUBBLE_FIELDS):
                 found.append(f'{path}:{line}: {receiver}.{field}')
     return found
+
+
+def _imports() -> dict[str, set[str]]:
+    """module -> the modules of the packages it imports, at its top level
+    or inside a function (package ``__init__`` files, which only
+    re-export, left out)."""
+    graph: dict[str, set[str]] = {}
+    packages = ('nova_fixtures', 'fake_transport')
+    for path in _sources():
+        folder, base = os.path.split(path)
+        if base == '__init__.py':
+            continue
+        name = f'{os.path.basename(folder)}.{base[:-3]}'
+        with open(path, encoding='utf-8') as source:
+            tree = ast.parse(source.read(), path)
+        deps = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                if node.module in packages:
+                    deps.update(f'{node.module}.{a.name}'
+                                for a in node.names)
+                elif node.module.split('.')[0] in packages:
+                    deps.add(node.module)
+            elif isinstance(node, ast.Import):
+                deps.update(a.name for a in node.names
+                            if a.name.split('.')[0] in packages)
+        graph[name] = deps
+    return {m: {d for d in deps if d in graph} for m, deps in graph.items()}
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import cycles of ``graph`` (its strongly connected components
+    of more than one module, or a module importing itself)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for dep in sorted(graph[node]):
+            if dep not in index:
+                visit(dep)
+                low[node] = min(low[node], low[dep])
+            elif dep in stack:
+                low[node] = min(low[node], index[dep])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                top = stack.pop()
+                component.append(top)
+                if top == node:
+                    break
+            if len(component) > 1 or node in graph[node]:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+class TestNoImportCycle(testtools.TestCase):
+
+    def test_the_cycle_finder_finds_one(self) -> None:
+        self.assertEqual([['a', 'b', 'c']], cycles(
+            {'a': {'b'}, 'b': {'c'}, 'c': {'a', 'd'}, 'd': set()}))
+
+    def test_the_packages_import_no_cycle(self) -> None:
+        graph = _imports()
+        self.assertIn('nova_fixtures._core', graph['nova_fixtures.clock'])
+        self.assertEqual([], cycles(graph))
 
 
 class TestOnlyTheCoreWrites(testtools.TestCase):

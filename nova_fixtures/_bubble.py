@@ -29,7 +29,8 @@ get_ident = _core.get_ident
 ClockError = _core.ClockError
 DeadlockError = _core.DeadlockError
 
-_SCOPE_NAMES = {'io': 'io_wait', 'listen': 'io_listen'}
+_SCOPE_NAMES = {_core.ParkKind.IO: 'io_wait',
+                _core.ParkKind.LISTEN: 'io_listen'}
 
 # NOTE(bubble): frames from these files are plumbing, not the code a
 # report should point at.
@@ -160,7 +161,7 @@ class Bubble(_core.Core):
         """A member waiting for a mutex it holds itself, if any."""
         for ident, park in sorted(self.parked.items(),
                                   key=lambda i: self.name(i[0])):
-            if park.kind == 'lock' and park.obj.owner == ident:
+            if park.kind == _core.ParkKind.LOCK and park.obj.owner == ident:
                 return ident
         return None
 
@@ -194,20 +195,20 @@ class Bubble(_core.Core):
             return (f'is running (in its {_SCOPE_NAMES[park.kind]} scope, '
                     f'after a wait there ended)')
         kind = park.kind
-        if kind == 'sleep':
+        if kind == _core.ParkKind.SLEEP:
             state = 'is sleeping'
-        elif kind == 'waiter':
+        elif kind == _core.ParkKind.WAITER:
             state = (f'waits at {park.obj.site or "?"} (Condition, Event '
                      f'or queue)')
-        elif kind == 'lock':
+        elif kind == _core.ParkKind.LOCK:
             owner = park.obj.owner
             state = (f'waits for {self.lock_desc(park.obj)}, held by '
                      f'"{self.name(owner)}"')
             if owner is not None and owner not in self.members:
                 state += ' (not a test thread)'
-        elif kind == 'io':
+        elif kind == _core.ParkKind.IO:
             state = f'waits for I/O ({_SCOPE_NAMES[kind]})'
-        elif kind == 'listen':
+        elif kind == _core.ParkKind.LISTEN:
             state = f'listens for requests ({_SCOPE_NAMES[kind]})'
         else:
             state = 'settles'
@@ -230,7 +231,8 @@ class Bubble(_core.Core):
             if isinstance(current, _lockdep.NamedLock):
                 holder = self.named_owner.get(current)
             else:
-                holder = current.owner if current.kind == 'mutex' else None
+                holder = current.owner \
+                    if current.role == _core.LockRole.MUTEX else None
             if holder is None or (waiter, holder) in seen or (
                     holder == waiter and
                     not isinstance(current, _lockdep.NamedLock)):
@@ -240,7 +242,7 @@ class Bubble(_core.Core):
             if holder == me:
                 return chain
             park = self.parked.get(holder)
-            if park is not None and park.kind == 'lock' and \
+            if park is not None and park.kind == _core.ParkKind.LOCK and \
                     park.timeout is None and not park.done:
                 waiter, current = holder, park.obj
             elif holder in self.named_waiting:

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import _thread
 import contextlib
+import enum
 import heapq
 import itertools
 import sys
@@ -58,8 +59,9 @@ from typing import Any, Callable, ContextManager, Iterator, Protocol
 
 from nova_fixtures import _lockdep
 
-__all__ = ['ClockError', 'Core', 'DeadlockError', 'Park', 'SchedulerHooks',
-           'Waitable', 'get_ident']
+__all__ = ['ClockError', 'Core', 'DeadlockError', 'LockRole', 'Park',
+           'ParkKind',
+           'SchedulerHooks', 'Waitable', 'get_ident']
 
 get_ident = _thread.get_ident
 
@@ -72,9 +74,47 @@ _IDLE_FUNCTIONS = frozenset({
 })
 
 
+class ParkKind(str, enum.Enum):
+    """What a `Park` waits for. Compares, hashes and formats as its
+    value, which traces and reports show."""
+
+    #: a mutex `nova_fixtures._vlock.VLock`
+    LOCK = 'lock'
+    #: a Condition's waiter lock (Condition, Event, queue)
+    WAITER = 'waiter'
+    SLEEP = 'sleep'
+    #: ``ClockFixture.settle()``
+    SETTLE = 'settle'
+    #: a scope: waiting for an answer from a test thread (``io_wait``)
+    IO = 'io'
+    #: a scope: a server waiting for a request (``io_listen``)
+    LISTEN = 'listen'
+
+    def __str__(self) -> str:
+        return str.__str__(self)
+
+    def __format__(self, spec: str) -> str:
+        return str.__format__(self, spec)
+
+
+class LockRole(str, enum.Enum):
+    """What a `nova_fixtures._vlock.VLock` is for."""
+
+    #: a lock code takes and releases (``Lock``, inside ``RLock``, ...)
+    MUTEX = 'mutex'
+    #: a Condition's waiter lock: its timed acquire is the wait
+    WAITER = 'waiter'
+
+    def __str__(self) -> str:
+        return str.__str__(self)
+
+    def __format__(self, spec: str) -> str:
+        return str.__format__(self, spec)
+
+
 # NOTE(core): parks that stand for a wait the core can't see (io_wait,
 # io_listen) for the length of a block.
-_SCOPES = ('io', 'listen')
+_SCOPES = (ParkKind.IO, ParkKind.LISTEN)
 
 
 class ClockError(RuntimeError):
@@ -144,17 +184,14 @@ class SchedulerHooks(Protocol):
 class Park:
     """One wait of one thread: it blocks on a raw lock of its own.
 
-    ``kind`` is ``'lock'`` (a mutex `VLock`), ``'waiter'`` (a Condition's
-    waiter lock), ``'sleep'``, ``'settle'``, or a scope kind: ``'io'``
-    (waiting for an answer from a test thread), ``'listen'`` (a server
-    waiting for a request).
+    ``kind`` is a `ParkKind`.
     """
 
     __slots__ = ('ident', 'kind', 'obj', 'lock', 'done', 'granted',
                  'error', 'deadline', 'timeout', 'member', 'virtual',
                  'outer', 'retry', 'site', 'resumed')
 
-    def __init__(self, ident: int, kind: str, obj: Any = None,
+    def __init__(self, ident: int, kind: ParkKind, obj: Any = None,
                  timeout: float | None = None, site: str = '') -> None:
         self.ident = ident
         self.kind = kind
@@ -207,11 +244,13 @@ class Core:
         self.active = True
         self.now_ns = 0
         self.members: dict[int, str] = {}
-        self.pending = 0
+        # NOTE(core): threads a member is starting, not yet entered.
+        self.starting = 0
         self.parked: dict[int, Park] = {}
         self.timers: list[tuple[int, int, Park]] = []
         self._seq = itertools.count()
-        self.held = 0
+        # NOTE(core): hold() blocks open: time stands still.
+        self.holds = 0
         self.answering = 0
         self.outsiders: dict[int, str] = {}
         # NOTE(core): futures a member submitted to a pool whose threads
@@ -268,19 +307,19 @@ class Core:
     def expect(self) -> None:
         """A member is starting a thread: count it running from now."""
         with self.mutex:
-            self.pending += 1
+            self.starting += 1
             self.progress += 1
 
     def cancel_expected(self) -> None:
         with self.mutex:
-            self.pending -= 1
+            self.starting -= 1
             self.maybe_advance()
 
     def enter(self, name: str) -> None:
         ident = get_ident()
         with self.mutex:
             self.members[ident] = name
-            self.pending -= 1
+            self.starting -= 1
             self.progress += 1
 
     def leave(self) -> None:
@@ -403,7 +442,7 @@ class Core:
         with self.mutex:
             if not park.done:
                 self.end(park, granted=False, release=False)
-            elif park.granted and park.kind == 'lock':
+            elif park.granted and park.kind == ParkKind.LOCK:
                 # NOTE(core): the lock was handed over just as the wait was
                 # interrupted; the acquire fails, so pass the lock on.
                 park.granted = False
@@ -424,7 +463,7 @@ class Core:
                 self.sched.woken(park, get_ident())
         obj = park.obj
         if not granted and obj is not None and park.kind in (
-                'lock', 'waiter'):
+                ParkKind.LOCK, ParkKind.WAITER):
             obj.withdraw(park)
         self.progress += 1
         if release:
@@ -447,7 +486,7 @@ class Core:
             top.outer = park.outer
 
     @contextlib.contextmanager
-    def scope(self, kind: str, site: str = '') -> Iterator[None]:
+    def scope(self, kind: ParkKind, site: str = '') -> Iterator[None]:
         """Count this member as parked (``kind``) for the block's length."""
         park = Park(get_ident(), kind, site=site)
         with self.mutex:
@@ -478,12 +517,12 @@ class Core:
     def hold(self) -> Iterator[None]:
         """Keep time still (and report no deadlock) for the block."""
         with self.mutex:
-            self.held += 1
+            self.holds += 1
         try:
             yield
         finally:
             with self.mutex:
-                self.held -= 1
+                self.holds -= 1
                 self.maybe_advance()
 
     # Deciding ------------------------------------------------------------
@@ -493,10 +532,10 @@ class Core:
         kind = park.kind
         if park.resumed:
             return False
-        if kind == 'lock':
+        if kind == ParkKind.LOCK:
             owner = park.obj.owner
             return owner is not None and owner in self.members
-        return kind != 'io'
+        return kind != ParkKind.IO
 
     def at_rest(self, ident: int) -> bool:
         """``ident`` waits and nothing has woken it (mutex held): parked in
@@ -506,7 +545,7 @@ class Core:
 
     def _all_parked(self) -> bool:
         """Every member parked, durably; io waits answered."""
-        if len(self.parked) < len(self.members) + self.pending or \
+        if len(self.parked) < len(self.members) + self.starting or \
                 not self.members:
             return False
         ios = 0
@@ -516,7 +555,7 @@ class Core:
             # NOTE(core): a thread inside an io_wait waits for that I/O,
             # whatever it waits for in it (a lock of the client library).
             scope: Park | None = park
-            while scope is not None and scope.kind != 'io':
+            while scope is not None and scope.kind != ParkKind.IO:
                 scope = scope.outer
             if scope is not None:
                 ios += 1
@@ -568,12 +607,12 @@ class Core:
             self.stalled_on = None
             # NOTE(core): settle() callers wake before time moves.
             settlers = [p for p in self.parked.values()
-                        if p.kind == 'settle']
+                        if p.kind == ParkKind.SETTLE]
             if settlers:
                 for park in settlers:
                     self.end(park, granted=True)
                 return
-            if self.held:
+            if self.holds:
                 return
             if not self.virtual:
                 if self.detect and not any(
@@ -686,7 +725,7 @@ class Core:
             self.failure = error
         root = self.parked.get(self.root)
         if root is not None and error is self.failure and \
-                root.kind not in ('io', 'listen'):
+                root.kind not in (ParkKind.IO, ParkKind.LISTEN):
             self.failure_delivered = True
             self.end(root, granted=False, error=error)
 
@@ -720,17 +759,18 @@ class Core:
 
     def _close_park(self, park: Park, abandon: bool) -> None:
         kind = park.kind
-        if kind in ('io', 'listen'):
+        if kind in (ParkKind.IO, ParkKind.LISTEN):
             return
-        untimed = park.timeout is None and kind in ('lock', 'waiter')
+        untimed = park.timeout is None and kind in (ParkKind.LOCK,
+                                                    ParkKind.WAITER)
         if abandon:
-            if untimed and kind == 'lock':
+            if untimed and kind == ParkKind.LOCK:
                 self.end(park, granted=False, error=DeadlockError(
                     'abandoned at the end of the test: this thread was '
                     'still waiting for ' + self.lock_desc(park.obj)))
             return
         park.retry = untimed
-        self.end(park, granted=kind == 'settle')
+        self.end(park, granted=kind == ParkKind.SETTLE)
 
     def lock_desc(self, lock: Any) -> str:
         if isinstance(lock, _lockdep.NamedLock):

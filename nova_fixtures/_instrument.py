@@ -21,6 +21,7 @@ from typing import Any, Callable
 import fixtures
 
 from nova_fixtures import _bubble
+from nova_fixtures import _core
 from nova_fixtures import _registry
 from nova_fixtures import _timeswap
 from nova_fixtures import _vlock
@@ -45,7 +46,8 @@ def _allocate_lock() -> Any:
         return _REAL_ALLOCATE()
     waiter = sys._getframe(1).f_code is _WAIT_CODE
     lock = _vlock.VLock(bubble, _creation_site(),
-                        'waiter' if waiter else 'mutex')
+                        _core.LockRole.WAITER if waiter
+                        else _core.LockRole.MUTEX)
     if bubble.detect and not waiter:
         lock.lock_class = _bubble.class_of(sys._getframe(1))
     return lock

@@ -20,6 +20,8 @@ from nova_fixtures import _core
 __all__ = ['VLock', 'check_sleep', 'check_timeout', 'sleep']
 
 get_ident = _core.get_ident
+MUTEX = _core.LockRole.MUTEX
+WAITER = _core.LockRole.WAITER
 
 
 def _real_error(*args: Any) -> str:
@@ -65,27 +67,28 @@ def check_sleep(seconds: float) -> None:
 class VLock:
     """A lock that knows its owner, its waiters and where it was made.
 
-    ``kind`` is ``'waiter'`` for a Condition's waiter lock (its timed
-    acquire is the wait), else ``'mutex'``. A member's wait for a mutex is
+    ``role`` is a `_core.LockRole`: `_core.LockRole.WAITER` for a
+    Condition's waiter lock (its timed acquire is the wait), else
+    `_core.LockRole.MUTEX`. A member's wait for a mutex is
     durable while the owner is a member too; a waiter lock's always is.
     """
 
-    __slots__ = ('bubble', 'locked_', 'owner', 'waiters', 'site', 'kind',
+    __slots__ = ('bubble', 'locked_', 'owner', 'waiters', 'site', 'role',
                  'lock_class', '__weakref__')
 
     def __init__(self, bubble: _bubble.Bubble, site: str = '',
-                 kind: str = 'mutex') -> None:
+                 role: _core.LockRole = _core.LockRole.MUTEX) -> None:
         self.bubble = bubble
         self.locked_ = False
         self.owner: int | None = None
         self.waiters: collections.deque[_core.Park] = collections.deque()
         self.site = site
-        self.kind = kind
+        self.role = role
         self.lock_class: str | None = None
 
     def __repr__(self) -> str:
         state = 'locked' if self.locked_ else 'unlocked'
-        return f'<VLock {self.kind} {state} made at {self.site or "?"}>'
+        return f'<VLock {self.role} {state} made at {self.site or "?"}>'
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         if timeout != -1 or not blocking:
@@ -93,9 +96,9 @@ class VLock:
         bubble = self.bubble
         me = get_ident()
         sched = bubble.sched
-        if sched is not None and self.kind == 'mutex' and blocking:
+        if sched is not None and self.role == MUTEX and blocking:
             sched.point('acquire', self.site)
-        tracked = self.kind == 'mutex' and bubble.detect
+        tracked = self.role == MUTEX and bubble.detect
         caller = sys._getframe(1) if tracked else None
         site = _bubble.site_of(caller) if tracked else ''
         park: _core.Park | None = None
@@ -108,11 +111,12 @@ class VLock:
                     # NOTE(vlock): allocate outside the mutex, then look
                     # again.
                     if not blocking or timeout == 0:
-                        if self.kind == 'waiter':
+                        if self.role == WAITER:
                             self._poll_passes(me)
                         return False
                     park = _core.Park(
-                        me, 'waiter' if self.kind == 'waiter' else 'lock',
+                        me, _core.ParkKind.WAITER if self.role == WAITER
+                        else _core.ParkKind.LOCK,
                         self, None if timeout < 0 else timeout, site)
                     continue
                 granted = bubble.wait(park)
@@ -184,7 +188,7 @@ class VLock:
             me = get_ident()
             if not bubble.is_member(me):
                 bubble.note_outsider(me)
-            if self.kind == 'mutex' and bubble.detect:
+            if self.role == MUTEX and bubble.detect:
                 bubble.note_released(self.owner, self)
             waiters = self.waiters
             while waiters:
@@ -198,7 +202,7 @@ class VLock:
                 self.locked_ = False
                 self.owner = None
         sched = bubble.sched
-        if sched is not None and self.kind == 'mutex':
+        if sched is not None and self.role == MUTEX:
             sched.point('release', self.site)
 
     def locked(self) -> bool:
@@ -232,7 +236,7 @@ def sleep(bubble: _bubble.Bubble, seconds: float,
           real_sleep: Callable[[float], None]) -> None:
     """Sleep ``seconds`` of virtual time if the caller is a member."""
     me = get_ident()
-    park = _core.Park(me, 'sleep', None, seconds)
+    park = _core.Park(me, _core.ParkKind.SLEEP, None, seconds)
     try:
         with bubble.mutex:
             virtual = bubble.virtual and bubble.is_member(me)

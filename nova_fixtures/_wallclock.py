@@ -10,8 +10,9 @@ see nothing changed. ``date.today()`` and ``datetime.today()`` read
 ``time.time()``, which the clock swaps. ``time.localtime``, ``gmtime``,
 ``ctime``, ``asctime`` and ``strftime`` are swapped in the ``time`` module
 and in every module namespace that holds them by
-`nova_fixtures._timeswap`'s scan, with the other time functions. For a thread for which ``read_wall()`` returns seconds since the
-epoch, ``now()``, ``utcnow()`` and the ``time`` functions called without a
+`nova_fixtures._timeswap`'s scan, with the other time functions. For a
+thread for which ``read_wall()`` returns seconds since the epoch,
+``now()``, ``utcnow()`` and the ``time`` functions called without a
 time argument read that time; for any other thread they are the real ones.
 
 Caveats: C code that reads the system clock itself (not through these

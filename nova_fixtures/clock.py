@@ -44,7 +44,7 @@ clock_start = _timeswap.clock_start
 _member = _registry.member
 
 
-def _scope(kind: str) -> contextlib.AbstractContextManager[None]:
+def _scope(kind: _core.ParkKind) -> contextlib.AbstractContextManager[None]:
     bubble = _member()
     if bubble is None:
         return contextlib.nullcontext()
@@ -63,7 +63,7 @@ def io_wait() -> Iterator[None]:
     request or its reply crosses the socket, and moves as usual while the
     handler sleeps or waits on a timer. No-op outside a `ClockFixture`.
     """
-    with _scope('io'):
+    with _scope(_core.ParkKind.IO):
         yield
 
 
@@ -74,7 +74,7 @@ def io_listen() -> Iterator[None]:
     Counts as blocked: an idle server does not hold up time. No-op outside
     a `ClockFixture`.
     """
-    with _scope('listen'):
+    with _scope(_core.ParkKind.LISTEN):
         yield
 
 
@@ -199,7 +199,8 @@ class ClockFixture(_state.GuardedFixture):
             blocked = {}
             for ident, park in bubble.parked.items():
                 if ident != bubble.root and park.timeout is None and \
-                        park.kind in ('lock', 'waiter') and \
+                        park.kind in (_core.ParkKind.LOCK,
+                                      _core.ParkKind.WAITER) and \
                         bubble.durable(park):
                     blocked[ident] = bubble.state_of(ident)
             _registry.record_stuck(blocked)
@@ -332,7 +333,7 @@ class ClockFixture(_state.GuardedFixture):
         bubble = self.bubble
         if _member() is not bubble:
             raise ClockError('settle() must be called from a test thread')
-        park = _core.Park(_core.get_ident(), 'settle')
+        park = _core.Park(_core.get_ident(), _core.ParkKind.SETTLE)
         try:
             with bubble.mutex:
                 bubble.park(park)

@@ -22,7 +22,6 @@ import testtools
 
 import nova_fixtures
 from nova_fixtures import _timeswap
-from nova_fixtures import clock as clock_mod
 from tests.unit.nova_fixtures.waits import wait_until_queued
 
 NS = 1_000_000_000

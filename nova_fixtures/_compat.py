@@ -11,7 +11,10 @@ version and the name; ``tests/unit/nova_fixtures/test_compat.py`` has a
 canary per name.
 
 Each entry: (library, dotted name, probe). The probe returns whether the
-name is there, as the code that uses it needs it.
+name is there, as the code that uses it needs it. Each module that relies
+on a library's private names calls `require` for that library at import:
+it probes once per process and raises `CompatError` naming the library's
+version and every missing name.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import sys
 import unittest.runner
 from typing import Any, Callable
 
-__all__ = ['CompatError', 'PROBES', 'check', 'missing']
+__all__ = ['CompatError', 'PROBES', 'check', 'missing', 'require']
 
 
 class CompatError(ImportError):
@@ -66,9 +69,18 @@ def _futurist_pool() -> bool:
     import futurist
     pool = futurist.ThreadPoolExecutor(1)
     try:
-        return isinstance(getattr(pool, '_workers', None), list)
+        return isinstance(getattr(pool, '_workers', None), list) and \
+            _has(pool, '_work_queue', '_shutdown', '_shutdown_lock',
+                 '_submit', '_add_thread', '_maybe_spin_up')
     finally:
         pool.shutdown()
+
+
+def _futurist_worker() -> bool:
+    from futurist import _thread as futurist_thread
+    from futurist import _utils
+    return _has(futurist_thread.ThreadWorker, 'create_and_register') and \
+        _has(_utils, 'WorkItem')
 
 
 def _c_rlock() -> bool:
@@ -113,7 +125,11 @@ PROBES: list[tuple[str, str, Callable[[], bool]]] = [
     ('python', 'selectors select, socketserver serve_forever',
      lambda: _functions_in('selectors', 'select')() and
      _functions_in('socketserver', 'serve_forever')()),
-    ('futurist', 'futurist.ThreadPoolExecutor._workers', _futurist_pool),
+    ('futurist', 'futurist.ThreadPoolExecutor._workers, _work_queue, '
+     '_shutdown, _shutdown_lock, _submit, _add_thread, _maybe_spin_up',
+     _futurist_pool),
+    ('futurist', 'futurist._thread.ThreadWorker.create_and_register, '
+     'futurist._utils.WorkItem', _futurist_worker),
     ('futurist', 'futurist._utils.now', _module_has('futurist._utils', 'now')),
     ('oslo.messaging', 'oslo_messaging.rpc.client._BaseCallContext.cast',
      lambda: _has(importlib.import_module('oslo_messaging.rpc.client')
@@ -135,25 +151,47 @@ def _version(library: str) -> str:
         return 'not installed'
 
 
-def missing() -> list[str]:
+def missing(library: str | None = None) -> list[str]:
     """A line per private name that is not there: ``<library> <version>:
-    <name>``."""
+    <name>``; only ``library``'s names if given."""
     found = []
-    for library, name, probe in PROBES:
+    for owner, name, probe in PROBES:
+        if library is not None and owner != library:
+            continue
         try:
             there = probe()
         except (ImportError, AttributeError, OSError, TypeError):
             there = False
         if not there:
-            found.append(f'{library} {_version(library)}: {name}')
+            found.append(f'{owner} {_version(owner)}: {name}')
     return found
+
+
+_required: set[str] = set()
+
+
+def require(library: str) -> None:
+    """Raise `CompatError` if a private name of ``library`` (``python``,
+    ``futurist``, ``oslo.messaging``) is missing; probes once per process.
+    """
+    if library in _required:
+        return
+    lines = missing(library)
+    if not lines:
+        _required.add(library)
+        return
+    _raise(lines)
 
 
 def check() -> None:
     """Raise `CompatError` if any private name is missing."""
     lines = missing()
     if lines:
-        raise CompatError(
-            'nova_fixtures relies on private names that this environment '
-            'lacks; it needs updating for:\n' +
-            '\n'.join(f'  {line}' for line in lines))
+        _raise(lines)
+
+
+def _raise(lines: list[str]) -> None:
+    raise CompatError(
+        'nova_fixtures relies on private names that this environment '
+        'lacks; it needs updating for:\n' +
+        '\n'.join(f'  {line}' for line in lines))

@@ -57,7 +57,10 @@ import threading
 import weakref
 from typing import Any, Callable, ContextManager, Iterator, Protocol
 
+from nova_fixtures import _compat
 from nova_fixtures import _lockdep
+
+_compat.require('python')
 
 __all__ = ['ClockError', 'Core', 'DeadlockError', 'LockRole', 'Park',
            'ParkKind',

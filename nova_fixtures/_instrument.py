@@ -21,6 +21,7 @@ from typing import Any, Callable
 import fixtures
 
 from nova_fixtures import _bubble
+from nova_fixtures import _compat
 from nova_fixtures import _core
 from nova_fixtures import _registry
 from nova_fixtures import _timeswap
@@ -184,6 +185,7 @@ def _watch_outside_pools(fixture: fixtures.Fixture,
     except ImportError:  # pragma: no cover
         pass
     else:
+        _compat.require('futurist')
         pools.append(('futurist.ThreadPoolExecutor', '_workers'))
     for path, attr in pools:
         module_name, cls_name = path.rsplit('.', 1)

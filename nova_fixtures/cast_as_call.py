@@ -7,6 +7,10 @@ from typing import Any, Iterable
 import fixtures
 from oslo_messaging.rpc import client as rpc_client
 
+from nova_fixtures import _compat
+
+_compat.require('oslo.messaging')
+
 __all__ = ['CastAsCallFixture']
 
 

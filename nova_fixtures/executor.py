@@ -20,6 +20,10 @@ import futurist
 from futurist import _thread as futurist_thread
 from futurist import _utils as futurist_utils
 
+from nova_fixtures import _compat
+
+_compat.require('futurist')
+
 __all__ = ['PromptExecutor', 'prompt']
 
 
@@ -109,10 +113,7 @@ def prompt(server: Any, name: str | None = None) -> Any:
     """
     # NOTE(executor): the server builds its executor from _executor_cls at
     # start(); oslo.messaging offers no public way to choose the class.
-    if not hasattr(server, '_executor_cls'):
-        raise RuntimeError(
-            'this oslo.messaging has no MessageHandlingServer._executor_cls; '
-            'nova_fixtures needs updating for it')
+    _compat.require('oslo.messaging')
     server._executor_cls = functools.partial(PromptExecutor,
                                              thread_name=name)
     return server

@@ -20,10 +20,13 @@ import oslo_messaging
 from oslo_messaging import transport as transport_mod
 
 import fake_transport
+from nova_fixtures import _compat
 from nova_fixtures import _state
 from nova_fixtures import fake_differences
 
 __all__ = ['FakeRedirectFixture']
+
+_compat.require('oslo.messaging')
 
 # NOTE(redirect): the innermost active fixture; oslo.messaging's
 # _get_transport is wrapped once per process, and passes through untouched

@@ -11,6 +11,7 @@ from typing import Any, Iterable
 from oslo_config import cfg
 import oslo_messaging
 
+from nova_fixtures import _compat
 from nova_fixtures import _state
 from nova_fixtures import clock
 from nova_fixtures import executor as executor_mod
@@ -18,6 +19,8 @@ from nova_fixtures import transport as transport_mod
 
 __all__ = ['NotificationListenerFixture', 'ServiceFixture',
            'public_methods']
+
+_compat.require('oslo.messaging')
 
 _registry_lock = threading.Lock()
 _running: dict[tuple[str, str, str], 'ServiceFixture'] = {}

@@ -28,6 +28,38 @@ class TestCanaries(testtools.TestCase):
             'lacks; it needs updating for:\n'
             f'  futurist {version}: futurist._gone', str(error))
 
+    def test_require_probes_one_library_once(self):
+        calls = []
+
+        def gone():
+            calls.append('futurist')
+            return False
+
+        self.patch(_compat, 'PROBES', [
+            ('futurist', 'futurist._gone', gone),
+            ('oslo.messaging', 'oslo_messaging._there',
+             lambda: calls.append('oslo.messaging') or True)])
+        self.patch(_compat, '_required', set())
+        _compat.require('oslo.messaging')
+        _compat.require('oslo.messaging')
+        self.assertEqual(['oslo.messaging'], calls)
+        error = self.assertRaises(_compat.CompatError, _compat.require,
+                                  'futurist')
+        self.assertIn(f'futurist {_compat._version("futurist")}: '
+                      f'futurist._gone', str(error))
+        # NOTE(tests): a failed probe is not cached as passed.
+        self.assertRaises(_compat.CompatError, _compat.require, 'futurist')
+        self.assertEqual(['oslo.messaging', 'futurist', 'futurist'], calls)
+
+    def test_the_modules_that_use_private_names_require_them(self):
+        # NOTE(tests): every library with probes is required somewhere.
+        import nova_fixtures.cast_as_call  # noqa: F401
+        import nova_fixtures.executor  # noqa: F401
+        self.assertEqual({'python', 'futurist', 'oslo.messaging'},
+                         _compat._required)
+        self.assertEqual({'python', 'futurist', 'oslo.messaging'},
+                         {library for library, _, _ in _compat.PROBES})
+
 
 def _canary(library, name, probe):
     def test(self):

@@ -48,6 +48,21 @@ def _next_id() -> str:
     return f'{_ID_PREFIX}{next(_id_counter):016x}'
 
 
+def reset_ids(prefix: str) -> Callable[[], None]:
+    """Number message ids from 0 after ``prefix`` (a schedule makes them
+    the same in every run of a seed); returns a function that puts the
+    process's prefix and count back."""
+    global _ID_PREFIX, _id_counter
+    saved = (_ID_PREFIX, _id_counter)
+    _ID_PREFIX, _id_counter = prefix, itertools.count()
+
+    def restore() -> None:
+        global _ID_PREFIX, _id_counter
+        _ID_PREFIX, _id_counter = saved
+
+    return restore
+
+
 class _ReplyWaiter:
     """Where one call's replies and heartbeats arrive.
 

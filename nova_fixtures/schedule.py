@@ -10,7 +10,6 @@ from __future__ import annotations
 import _thread
 import dataclasses
 import hashlib
-import itertools
 import json
 import os
 import random
@@ -22,6 +21,7 @@ from typing import Any, Callable, Mapping
 
 import fixtures
 
+from fake_transport import driver as driver_mod
 from fake_transport import journal as journal_mod
 from nova_fixtures import _bubble
 from nova_fixtures import _registry
@@ -312,10 +312,7 @@ class ScheduleFixture(_state.GuardedFixture):
         # NOTE(schedule): memory:// message ids: a per-process prefix and
         # a process-wide counter; per seed and from 0, for the journal.
         prefix = f'{random.Random(f"ids:{self.seed}").getrandbits(64):016x}'
-        self.useFixture(fixtures.MonkeyPatch(
-            'fake_transport.driver._ID_PREFIX', prefix))
-        self.useFixture(fixtures.MonkeyPatch(
-            'fake_transport.driver._id_counter', itertools.count()))
+        self.addCleanup(driver_mod.reset_ids(prefix))
 
     def _start_watchdog(self, stall: float) -> None:
         """A raw thread (not a test thread, not in ``threading``) that lets

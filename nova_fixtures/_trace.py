@@ -26,10 +26,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from typing import Any, Iterable, Iterator, Mapping, NamedTuple, Sequence
+from typing import (IO, Any, Iterable, Iterator, Mapping, NamedTuple,
+                    Sequence)
 
 __all__ = ['Decision', 'Divergence', 'Entry', 'Key', 'Trace',
-           'forced_json', 'park_what', 'parse_entries', 'parse_forced']
+           'forced_json', 'park_what', 'parse_entries', 'parse_forced',
+           'read_entries', 'read_forced', 'write_entries', 'write_forced']
 
 # NOTE(trace): a plain tuple, not a class: a run takes hundreds of
 # thousands of steps, and the fingerprint digests their reprs.
@@ -213,3 +215,40 @@ def parse_forced(forced: Mapping[Any, Any]) -> dict[Key, int]:
 def forced_json(decisions: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     """Forced decisions, JSON-able, from ``ScheduleResult.decisions``."""
     return {json.dumps(d['key']): d['to'] for d in decisions}
+
+
+# Files (hunt's trace and --forced files) ---------------------------------
+
+def write_entries(file: IO[str], entries: Iterable[Sequence[Any]]) -> None:
+    """A trace file: the JSON list of entries."""
+    json.dump([list(e) for e in entries], file)
+
+
+def read_entries(file: IO[str]) -> list[Entry]:
+    """The entries of a trace file.
+
+    :raises ValueError: it is not JSON, or not a list of entries.
+    """
+    entries = json.load(file)
+    if not isinstance(entries, list):
+        raise ValueError('a trace is a list of [tid, kind, what, chosen '
+                         'tid]')
+    return parse_entries(entries)
+
+
+def write_forced(file: IO[str], decisions: Iterable[Mapping[str, Any]]
+                 ) -> None:
+    """A forced decisions file from ``ScheduleResult.decisions``."""
+    json.dump(forced_json(decisions), file)
+
+
+def read_forced(file: IO[str]) -> dict[Key, int]:
+    """The decisions of a forced decisions file.
+
+    :raises ValueError: it is not JSON, or not ``{key: tid}``.
+    """
+    forced = json.load(file)
+    if not isinstance(forced, dict):
+        raise ValueError('forced decisions are a JSON object: '
+                         '{"[tid, kind, what, n]": tid}')
+    return parse_forced(forced)

@@ -276,27 +276,29 @@ class Scheduler:
         hundreds of thousands of steps.
         """
         runnable = self.runnable
+        trace = self.trace
         if not runnable:
             self.current = None
             self._record((tid, kind, what, None))
             return None
         self.step += 1
-        key = self.trace.key(tid, kind, what)
+        n = trace.reach(tid, kind, what)
         if len(runnable) == 1:
             chosen = default = next(iter(runnable))
         else:
             self.choices += 1
             candidates = sorted(runnable)
             default = tid if stays and tid is not None else candidates[0]
-            chosen = self.strategy.pick(candidates, default, key,
-                                        self.choices)
+            chosen = self.strategy.pick(candidates, default,
+                                        (tid, kind, what, n), self.choices)
         self._record((tid, kind, what, chosen))
         if not self.enabled:
             # NOTE(sched): the replay diverged here and let everyone go.
             return tid
-        if chosen != default and stays:
-            self.preemptions += 1
-        self.trace.passed(key, chosen, default,
+        if chosen != default:
+            if stays:
+                self.preemptions += 1
+            trace.decided((tid, kind, what, n), chosen,
                           self.pending.get(chosen, ('run', '')))
         self.current = chosen
         if chosen != tid:
@@ -316,6 +318,7 @@ class Scheduler:
         found = self.trace.record(entry)
         if found is None:
             return
+        # NOTE(sched): the replay left its recording: say where, stop.
         stack = _bubble.trimmed_stack(sys._getframe(1))
         self.divergence = _sched_text.divergence(found, self.names, stack)
         self.release()

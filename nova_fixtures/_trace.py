@@ -26,26 +26,19 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from typing import (IO, Any, Iterable, Iterator, Mapping, NamedTuple,
-                    Sequence)
+from typing import IO, Any, Iterable, Iterator, Mapping, Sequence
 
 __all__ = ['Decision', 'Divergence', 'Entry', 'Key', 'Trace',
            'forced_json', 'park_what', 'parse_entries', 'parse_forced',
            'read_entries', 'read_forced', 'write_entries', 'write_forced']
 
-# NOTE(trace): a plain tuple, not a class: a run takes hundreds of
-# thousands of steps, and the fingerprint digests their reprs.
+# NOTE(trace): plain tuples, not classes: a run takes hundreds of
+# thousands of steps, and the fingerprint digests the entries' reprs.
+#: A step: ``(tid, kind, what, chosen)``.
 Entry = tuple[int | None, str, str, int | None]
-
-
-class Key(NamedTuple):
-    """Which step: the ``n``-th time (from 0) member ``tid`` reached
-    ``kind what``. Equal to (and hashed as) the plain tuple."""
-
-    tid: int | None
-    kind: str
-    what: str
-    n: int
+#: Which step: ``(tid, kind, what, n)``, the ``n``-th time (from 0) member
+#: ``tid`` reached ``kind what``.
+Key = tuple[int | None, str, str, int]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,6 +101,7 @@ class Trace(Sequence[Entry]):
         self.entries.append(entry)
         expected = self.expected
         if expected is None or self.divergence is not None:
+            # NOTE(trace): the path of every step of a run not replayed.
             return None
         index = len(self.entries) - 1
         if index < len(expected):
@@ -131,17 +125,20 @@ class Trace(Sequence[Entry]):
                                      len(expected))
         return self.divergence
 
-    def key(self, tid: int | None, kind: str, what: str) -> Key:
-        """The key of the step ``tid`` is taking at ``kind what``."""
-        return Key(tid, kind, what, self.seen.get((tid, kind, what), 0))
+    def reach(self, tid: int | None, kind: str, what: str) -> int:
+        """Member ``tid`` takes a step at ``kind what``: how many times it
+        did before (the ``n`` of the step's `Key`)."""
+        seen = self.seen
+        at = (tid, kind, what)
+        n = seen.get(at, 0)
+        seen[at] = n + 1
+        return n
 
-    def passed(self, key: Key, chosen: int, default: int,
-               pending: tuple[str, str]) -> None:
-        """The step ``key`` sent the baton to ``chosen``, where a default
-        scheduler would have sent it to ``default``."""
-        if chosen != default:
-            self.decisions.append(Decision(key, chosen, pending))
-        self.seen[key[:3]] = key[3] + 1
+    def decided(self, key: Key, to: int, pending: tuple[str, str]) -> None:
+        """At step ``key`` the baton went to ``to``, where a default
+        scheduler would not have sent it; ``to`` was about to do
+        ``pending``."""
+        self.decisions.append(Decision(key, to, pending))
 
     def fingerprint(self) -> str:
         """A digest of every entry."""
@@ -208,7 +205,7 @@ def parse_forced(forced: Mapping[Any, Any]) -> dict[Key, int]:
         if not _tid(to, False):
             raise ValueError(f'forced decision {raw!r}: {to!r} is not a '
                              f'thread number')
-        parsed[Key(*key)] = to
+        parsed[(key[0], key[1], key[2], key[3])] = to
     return parsed
 
 

@@ -2,7 +2,10 @@
 
 Design and the hunt for a hang that happens once in fifty runs:
 ``doc/source/hunting.rst``. The scheduler itself is
-`nova_fixtures._sched`.
+`nova_fixtures._sched`; its strategies are in `nova_fixtures._strategies`,
+its trace (and the formats of recorded traces and forced decisions) in
+`nova_fixtures._trace`, the words of its reports in
+`nova_fixtures._sched_text`.
 """
 
 from __future__ import annotations

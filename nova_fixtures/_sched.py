@@ -23,6 +23,12 @@ don't depend on thread idents. A starter keeps the baton while
 ``Thread.start`` waits for the new thread to boot (`Scheduler.atomic`).
 All of the state is guarded by the core's mutex.
 
+The scheduler only passes the baton. Whom it goes to is its strategy's
+choice (`nova_fixtures._strategies`: random, PCT, forced); every step and
+decision goes into its trace (`nova_fixtures._trace`), which also checks a
+replay against its recording; the words of its reports are in
+`nova_fixtures._sched_text`.
+
 Exactness: a wait the scheduler can't order (a park ended by a thread
 outside the bubble, real I/O in an ``io_wait`` scope, a member blocked
 outside any instrumented wait) makes the run not exactly replayable; it is
@@ -34,81 +40,38 @@ on threads run freely, as under the plain clock.
 from __future__ import annotations
 
 import _thread
-import hashlib
-import linecache
-import os
-import random
-import re
 import sys
 from typing import Any
 
 from nova_fixtures import _bubble
+from nova_fixtures import _sched_text
+from nova_fixtures import _strategies
+from nova_fixtures import _trace
 
 __all__ = ['Scheduler', 'STRATEGIES']
 
-STRATEGIES = ('random', 'pct')
+STRATEGIES = _strategies.STRATEGIES
 
 get_ident = _thread.get_ident
 
-# NOTE(sched): how a trace entry's kind reads in a shrunk schedule's
-# report: what the thread was about to do when the decision was taken.
-_VERBS = {'acquire': 'took', 'release': 'released', 'start': 'started',
-          'exit': 'exited', 'wake': 'woke from', 'enter': 'began',
-          'block': 'blocked on'}
-_readable_cache: dict[str, str] = {}
-# NOTE(sched): ``self._lock = threading.Lock()``: the name assigned.
-_ASSIGNED = re.compile(r'\s*([\w.]+)\s*=[^=]')
-
-
-def _readable(what: str) -> str:
-    """``lock self.instance (gallery/services.py:22)`` for a step's
-    ``what`` naming a lock's creation site ``/path/file.py:22``: the name
-    the creating line assigns it to, and the path from the working
-    directory. Else ``what`` unchanged."""
-    known = _readable_cache.get(what)
-    if known is not None:
-        return known
-    prefix, _, site = what.rpartition(' ')
-    path, _, line = site.rpartition(':')
-    text = what
-    if path and line.isdigit():
-        assigned = _ASSIGNED.match(linecache.getline(path, int(line)))
-        short = os.path.relpath(path)
-        if short.startswith('..'):
-            short = path
-        name = f'{assigned.group(1)} ' if assigned else ''
-        text = f'{prefix + " " if prefix else ""}{name}({short}:{line})'
-    _readable_cache[what] = text
-    return text
-
 
 class Scheduler:
-    """Seeded choice of the one member thread that runs.
+    """The baton: the one member thread that runs, chosen by a strategy.
 
     :param core: the bubble (its mutex guards this state).
-    :param seed: the seed; the same seed gives the same decisions.
-    :param strategy: ``'random'`` (a uniform pick at each point) or
-        ``'pct'`` (priorities, ``depth - 1`` change points among ``steps``).
-    :param depth: PCT's bug depth ``d``.
-    :param steps: PCT's estimate ``k`` of the number of steps with a choice
-        (more than one runnable thread).
-    :param expected: the trace of an earlier run with the same schedule,
-        to report where this one diverges from it.
-    :param forced: ``{(tid, kind, what, n): tid}``: at the ``n``-th time
-        thread ``tid`` reaches that point, run the other thread; every
-        other decision keeps the current thread running (shrinking).
+    :param seed: the seed (the strategy is seeded with it already).
+    :param strategy: picks who runs at each step with a choice
+        (`nova_fixtures._strategies`).
+    :param trace: records the steps and decisions, and checks a replay
+        against a recording (`nova_fixtures._trace`); a new one if None.
     """
 
-    def __init__(self, core: Any, seed: int, strategy: str = 'pct',
-                 depth: int = 3, steps: int = 2000,
-                 expected: list[list[Any]] | None = None,
-                 forced: dict[tuple[Any, ...], int] | None = None) -> None:
+    def __init__(self, core: Any, seed: int,
+                 strategy: _strategies.Strategy,
+                 trace: _trace.Trace | None = None) -> None:
         self.core = core
         self.seed = seed
         self.strategy = strategy
-        self.depth = depth
-        self.steps = steps
-        self.rng = random.Random(f'{strategy}:{seed}')
         self.enabled = True
         self.tid_of: dict[int, int] = {}
         self.names: dict[int, str] = {}
@@ -124,20 +87,10 @@ class Scheduler:
         self.choices = 0
         self.switches = 0
         self.preemptions = 0
-        self.trace: list[tuple[Any, ...]] = []
+        self.trace = _trace.Trace() if trace is None else trace
         self.causes: list[str] = []
-        self.expected = expected
         self.divergence: str | None = None
-        self.forced = forced
-        self.seen: dict[tuple[int | None, str, str], int] = {}
-        self.decisions: list[tuple[Any, ...]] = []
         self._batch = 0
-        self.priority: dict[int, float] = {}
-        self.change_points: dict[int, int] = {}
-        if strategy == 'pct' and depth > 1:
-            points = self.rng.sample(range(1, max(steps, depth) + 1),
-                                     depth - 1)
-            self.change_points = {s: i + 1 for i, s in enumerate(points)}
 
     # Threads ---------------------------------------------------------------
 
@@ -157,9 +110,7 @@ class Scheduler:
         self.gates[tid] = gate
         self.runnable.add(tid)
         self.pending[tid] = ('enter', '')
-        # NOTE(sched): PCT gives each thread a random priority in (1, 2);
-        # change points lower the running one below every start priority.
-        self.priority[tid] = 1 + self.rng.random()
+        self.strategy.admit(tid)
 
     def spawn(self, name: str) -> int | None:
         """A member is starting a thread: number it, runnable (mutex held).
@@ -217,8 +168,7 @@ class Scheduler:
                 if tid not in self.runnable or tid in self.outside:
                     return
                 # NOTE(sched): a member that ran when the schedule began.
-                self._cause(f'"{self.names[tid]}" was already running when '
-                            f'the schedule began')
+                self._cause(_sched_text.already_running(self.names[tid]))
             else:
                 self.pending[tid] = (kind, what)
                 chosen = self._pick(tid, kind, what, stays=True)
@@ -233,13 +183,12 @@ class Scheduler:
             return
         if park.kind in ('io', 'listen'):
             self.outside[tid] = self.outside.get(tid, 0) + 1
-            self._cause(f'"{self.names[tid]}" waits for real I/O '
-                        f'({park.kind}, at {park.site or "an io scope"}), '
-                        f'which the schedule can\'t order')
+            self._cause(_sched_text.real_io(self.names[tid], park.kind,
+                                            park.site))
         self.runnable.discard(tid)
         if self.current == tid and not self.atomic.get(tid):
             self.current = None
-            what = _what(park)
+            what = _trace.park_what(park)
             self.pending[tid] = ('wake', what)
             self._pick(tid, 'block', what, stays=False)
 
@@ -259,8 +208,8 @@ class Scheduler:
         self.runnable.add(tid)
         if by not in self.tid_of and not self.atomic.get(tid) and \
                 park.kind not in ('io', 'listen'):
-            self._cause(f'"{self.core.name(by)}" (not a test thread) woke '
-                        f'"{self.names[tid]}" from {_what(park)}')
+            self._cause(_sched_text.outsider_woke(
+                self.core.name(by), self.names[tid], _trace.park_what(park)))
         if not self._batch:
             self.dispatch()
 
@@ -293,8 +242,7 @@ class Scheduler:
             # NOTE(sched): a signal handler (the test timeout) unwinds this
             # thread out of turn: the schedule can't hold any more.
             with self.core.mutex:
-                self._cause(f'"{self.names[tid]}" was interrupted while '
-                            f'waiting for its turn')
+                self._cause(_sched_text.interrupted(self.names[tid]))
                 self.release()
             raise
 
@@ -328,39 +276,30 @@ class Scheduler:
         hundreds of thousands of steps.
         """
         runnable = self.runnable
+        trace = self.trace
         if not runnable:
             self.current = None
             self._record((tid, kind, what, None))
             return None
         self.step += 1
-        default: int | None
+        n = trace.reach(tid, kind, what)
         if len(runnable) == 1:
             chosen = default = next(iter(runnable))
         else:
             self.choices += 1
             candidates = sorted(runnable)
-            default = tid if stays else candidates[0]
-            if self.forced is not None:
-                chosen = self._forced_choice(tid, kind, what, candidates,
-                                             default)
-            elif self.strategy == 'pct':
-                if tid is not None and self.choices in self.change_points:
-                    self.priority[tid] = -self.change_points[self.choices]
-                chosen = max(candidates, key=self.priority.__getitem__)
-            else:
-                chosen = candidates[self.rng.randrange(len(candidates))]
+            default = tid if stays and tid is not None else candidates[0]
+            chosen = self.strategy.pick(candidates, default,
+                                        (tid, kind, what, n), self.choices)
         self._record((tid, kind, what, chosen))
         if not self.enabled:
             # NOTE(sched): the replay diverged here and let everyone go.
             return tid
-        key = (tid, kind, what)
         if chosen != default:
             if stays:
                 self.preemptions += 1
-            self.decisions.append(
-                (key, self.seen.get(key, 0), chosen,
-                 self.pending.get(chosen, ('run', ''))))
-        self.seen[key] = self.seen.get(key, 0) + 1
+            trace.decided((tid, kind, what, n), chosen,
+                          self.pending.get(chosen, ('run', '')))
         self.current = chosen
         if chosen != tid:
             self.switches += 1
@@ -372,73 +311,17 @@ class Scheduler:
         """The decisions a default scheduler (keep the running thread, else
         the first runnable one) would not take: their keys (for ``forced``),
         whom they picked and what that meant."""
-        return [{'key': [*key, n], 'to': chosen,
-                 'text': self._describe(key[0], key[1], key[2], chosen,
-                                        pending)}
-                for key, n, chosen, pending in self.decisions]
+        return [d.as_json(_sched_text.describe(d, self.names))
+                for d in self.trace.decisions]
 
-    def _key(self, tid: int | None, kind: str, what: str) -> list[Any]:
-        """Which step: the ``n``-th time ``tid`` reached ``kind what``
-        (steps move when earlier decisions change; this key moves less).
-        """
-        return [tid, kind, what, self.seen.get((tid, kind, what), 0)]
-
-    def _forced_choice(self, tid: int | None, kind: str, what: str,
-                       candidates: list[int], default: int | None) -> int:
-        assert self.forced is not None
-        key = tuple(self._key(tid, kind, what))
-        target = self.forced.get(key)
-        if target is not None and target in candidates:
-            return target
-        return candidates[0] if default is None else default
-
-    def _record(self, entry: tuple[Any, ...]) -> None:
-        self.trace.append(entry)
-        expected = self.expected
-        if expected is None or self.divergence is not None:
+    def _record(self, entry: _trace.Entry) -> None:
+        found = self.trace.record(entry)
+        if found is None:
             return
-        index = len(self.trace) - 1
-        if index < len(expected) and tuple(expected[index]) == entry:
-            return
-        frame = sys._getframe(1)
-        if index >= len(expected):
-            headline = (f'the replay diverged at step {index + 1}: the '
-                        f'recorded run ended after {len(expected)} steps')
-        else:
-            want = expected[index]
-            headline = (f'the replay diverged at step {index + 1}: recorded '
-                        f'{self._entry_text(want)}, now '
-                        f'{self._entry_text(entry)}')
-        lines = [headline, 'at:'] + _bubble.trimmed_stack(frame)
-        self.divergence = '\n'.join(lines)
+        # NOTE(sched): the replay left its recording: say where, stop.
+        stack = _bubble.trimmed_stack(sys._getframe(1))
+        self.divergence = _sched_text.divergence(found, self.names, stack)
         self.release()
-
-    def _entry_text(self, entry: Any) -> str:
-        tid, kind, what, chosen = entry
-
-        def name(tid: int | None) -> str:
-            if tid is None:
-                return 'nobody'
-            return f'"{self.names.get(tid, f"thread #{tid}")}"'
-
-        return f'{name(tid)} at {kind} {what} -> {name(chosen)}'
-
-    def _describe(self, tid: int | None, kind: str, what: str,
-                  chosen: int, pending: tuple[str, str]) -> str:
-        """``"B" took <lock> before "A" released <lock>``: the picked
-        thread's pending step, then the one it went before."""
-        other_kind, other_what = pending
-        other = f'"{self.names[chosen]}" {_VERBS.get(other_kind, other_kind)}'
-        if other_what:
-            other += f' {_readable(other_what)}'
-        if tid is None:
-            return f'{other} first'
-        me = f'"{self.names[tid]}" {_VERBS.get(kind, kind)}'
-        if what and kind != 'start':
-            me += f' {_readable(what)}'
-        elif kind == 'start':
-            me += f' "{what}"'
-        return f'{other} before {me}'
 
     def _cause(self, text: str) -> None:
         if text not in self.causes:
@@ -449,14 +332,9 @@ class Scheduler:
     def finish(self) -> None:
         """The run is over (mutex held): a replay that stopped short of
         its recording diverged there; every member runs freely again."""
-        expected = self.expected
-        if expected is not None and self.divergence is None and \
-                len(self.trace) < len(expected):
-            index = len(self.trace)
-            self.divergence = (
-                f'the replay diverged at step {index + 1}: it ended there, '
-                f'the recorded run went on to step {len(expected)} (next: '
-                f'{self._entry_text(expected[index])})')
+        found = self.trace.ended()
+        if found is not None and self.divergence is None:
+            self.divergence = _sched_text.divergence(found, self.names)
         self.release()
 
     def release(self) -> None:
@@ -471,10 +349,7 @@ class Scheduler:
 
     def fingerprint(self) -> str:
         """A digest of the whole trace."""
-        digest = hashlib.sha256()
-        for entry in self.trace:
-            digest.update(repr(entry).encode())
-        return digest.hexdigest()[:16]
+        return self.trace.fingerprint()
 
 
 class _Batch:
@@ -488,10 +363,3 @@ class _Batch:
         self.scheduler._batch -= 1
         if not self.scheduler._batch:
             self.scheduler.dispatch()
-
-
-def _what(park: Any) -> str:
-    obj = park.obj
-    if obj is not None and getattr(obj, 'site', None):
-        return f'{park.kind} {obj.site}'
-    return f'{park.kind} {park.site}' if park.site else park.kind

@@ -15,18 +15,18 @@ from __future__ import annotations
 
 import argparse
 import functools
-import itertools
-import json
 import os
 import shlex
-import signal
 import sys
 import tempfile
 import threading
 import time
 import unittest
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterator
 
+from nova_fixtures import _hunt_runner
+from nova_fixtures import _strategies
+from nova_fixtures import _trace
 from nova_fixtures import schedule
 from nova_fixtures import testcase as testcase_mod
 from nova_fixtures import virtual_time
@@ -34,6 +34,8 @@ from nova_fixtures import virtual_time
 __all__ = ['HuntError', 'Runner', 'main', 'run_once', 'scheduled_run']
 
 TRACE_DIR = os.path.join(tempfile.gettempdir(), 'nova-fixtures-hunt')
+
+Runner = _hunt_runner.Runner
 
 
 class HuntError(Exception):
@@ -122,102 +124,6 @@ def _signature(record: dict[str, Any]) -> str:
     text: str = record['text']
     last = text.strip().splitlines()[-1:] or ['?']
     return last[0].split(':', 1)[0]
-
-
-class Runner:
-    """Runs work in forked children, ``jobs`` at a time, each forked from
-    this process as it is (so from one state), killed after ``timeout``
-    real seconds. Work is a callable returning a JSON-able value."""
-
-    def __init__(self, jobs: int, timeout: float) -> None:
-        self.jobs = jobs
-        self.timeout = timeout
-        self.dir = tempfile.mkdtemp(prefix='nova-fixtures-hunt-')
-        self.running: dict[int, tuple[Any, str, float]] = {}
-        self._made = itertools.count()
-
-    def start(self, key: Any, work: Callable[[], Any]) -> None:
-        path = os.path.join(self.dir, f'{next(self._made)}.json')
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover (the child)
-            code = 0
-            try:
-                devnull = os.open(os.devnull, os.O_WRONLY)
-                os.dup2(devnull, 1)
-                os.dup2(devnull, 2)
-                value = work()
-                with open(path, 'w') as f:
-                    json.dump(value, f)
-            except BaseException:
-                code = 3
-            finally:
-                os._exit(code)
-        self.running[pid] = (key, path, time.monotonic())
-
-    def wait(self) -> tuple[Any, Any]:
-        """The next child to end: (key, its value, or a failed run's
-        record when it left none or hung)."""
-        while True:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-            if pid:
-                key, path, _ = self.running.pop(pid)
-                try:
-                    with open(path) as f:
-                        value = json.load(f)
-                    os.unlink(path)
-                except OSError:
-                    value = {'outcome': 'error', 'schedule': None,
-                             'text': f'the run ended with status {status} '
-                                     f'and no result'}
-                return key, value
-            now = time.monotonic()
-            for pid, (key, path, began) in list(self.running.items()):
-                if now - began > self.timeout:
-                    os.kill(pid, signal.SIGKILL)
-                    os.waitpid(pid, 0)
-                    del self.running[pid]
-                    return key, {'outcome': 'hang', 'schedule': None,
-                                 'text': f'still running after '
-                                         f'{self.timeout:g} s of real time'}
-            time.sleep(0.005)
-
-    def each(self, work: Iterable[tuple[Any, Callable[[], Any]]]
-             ) -> Iterator[tuple[Any, Any]]:
-        """Run every ``(key, work)``, ``jobs`` at a time, taking the next
-        one only when a place is free; yield ``(key, value)`` as they
-        end. A caller that stops early calls `kill`."""
-        pending = iter(work)
-        while True:
-            while len(self.running) < self.jobs:
-                item = next(pending, None)
-                if item is None:
-                    break
-                self.start(*item)
-            if not self.running:
-                return
-            yield self.wait()
-
-    def run(self, key: Any, work: Callable[[], Any]) -> Any:
-        """Run one piece of work (nothing else running) and return its
-        value."""
-        for _, value in self.each([(key, work)]):
-            return value
-        return None  # pragma: no cover
-
-    def kill(self) -> None:
-        """End every run still going."""
-        for pid in list(self.running):
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-        self.running.clear()
-
-    def stop(self) -> None:
-        self.kill()
-        for name in os.listdir(self.dir):
-            os.unlink(os.path.join(self.dir, name))
-        os.rmdir(self.dir)
 
 
 def scheduled_run(test_id: str, options: dict[str, Any]
@@ -321,7 +227,7 @@ def _search(args: argparse.Namespace, runner: Runner) -> int:
         print(ran['summary'])
         os.makedirs(args.trace_dir, exist_ok=True)
         with open(trace_path(args, seed), 'w') as f:
-            json.dump(ran['trace'], f)
+            _trace.write_entries(f, ran['trace'])
     print(f'\nreplay it (under a debugger: python -m pdb -m '
           f'nova_fixtures.hunt ...):\n  {replay_command(args, seed)}')
     if ran is not None and args.shrink and ran['decisions']:
@@ -359,7 +265,8 @@ def shrink(args: argparse.Namespace, runner: Runner, seed: int,
         nonlocal runs
         runs += 1
         got = runner.run('shrink', scheduled_run(
-            args.test_id, {'seed': seed, 'forced': _forced(subset)}))
+            args.test_id, {'seed': seed,
+                           'forced': _trace.forced_json(subset)}))
         return got if _signature(got) == want else None
 
     kept = list(decisions)
@@ -391,16 +298,11 @@ def shrink(args: argparse.Namespace, runner: Runner, seed: int,
     os.makedirs(args.trace_dir, exist_ok=True)
     path = trace_path(args, seed)[:-5] + '.shrunk.json'
     with open(path, 'w') as f:
-        json.dump(_forced(kept), f)
+        _trace.write_forced(f, kept)
     print(f'replay the shrunk schedule:\n  PYTHONHASHSEED=0 python -m '
           f'nova_fixtures.hunt {shlex.quote(args.test_id)} --replay '
           f'{seed} --forced {shlex.quote(path)}')
     return kept
-
-
-def _forced(decisions: list[dict[str, Any]]) -> dict[str, int]:
-    """``ScheduleFixture(forced=...)`` for these decisions, JSON keys."""
-    return {json.dumps(d['key']): d['to'] for d in decisions}
 
 
 def replay(args: argparse.Namespace) -> int:
@@ -408,13 +310,12 @@ def replay(args: argparse.Namespace) -> int:
     if args.steps is None:
         options.pop('steps')
     if args.forced:
-        with open(args.forced) as f:
-            options = {'seed': args.replay, 'forced': json.load(f)}
+        options = {'seed': args.replay,
+                   'forced': _read(args.forced, _trace.read_forced)}
     else:
         path = trace_path(args, args.replay)
         if os.path.exists(path):
-            with open(path) as f:
-                options['expected'] = json.load(f)
+            options['expected'] = _read(path, _trace.read_entries)
             print(f'checking the run against {path}', flush=True)
     # NOTE(hunt): a thread stopped in a debugger is not stuck.
     options['stall'] = None
@@ -425,6 +326,16 @@ def replay(args: argparse.Namespace) -> int:
     if record['schedule'] is not None:
         print(record['schedule']['summary'])
     return 0 if record['outcome'] in ('pass', 'skip') else 1
+
+
+def _read(path: str, read: Callable[[Any], Any]) -> Any:
+    """``read`` (a `nova_fixtures._trace` reader) of the file ``path``.
+    """
+    try:
+        with open(path) as f:
+            return read(f)
+    except (OSError, ValueError) as exc:
+        raise HuntError(f'{path}: {exc}') from None
 
 
 def parser() -> argparse.ArgumentParser:
@@ -464,17 +375,19 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     p = parser()
     args = p.parse_args(argv)
-    for name, least in (('runs', 1), ('depth', 1), ('jobs', 1),
-                        ('shrink_runs', 0)):
-        if getattr(args, name) < least:
-            p.error(f'--{name.replace("_", "-")} must be >= {least}, got '
+    least = _strategies.LEAST
+    for name, lowest in (('runs', 1), ('depth', least['depth']),
+                         ('jobs', 1), ('shrink_runs', 0)):
+        if getattr(args, name) < lowest:
+            p.error(f'--{name.replace("_", "-")} must be >= {lowest}, got '
                     f'{getattr(args, name)}')
-    if args.steps is not None and args.steps < 1:
-        p.error(f'--steps must be >= 1, got {args.steps}')
+    if args.steps is not None and args.steps < least['steps']:
+        p.error(f'--steps must be >= {least["steps"]}, got {args.steps}')
     if args.timeout <= 0 or (args.time is not None and args.time <= 0):
         p.error('--timeout and --time must be > 0')
-    if args.replay is not None and args.replay < 0:
-        p.error(f'--replay must be a seed >= 0, got {args.replay}')
+    if args.replay is not None and args.replay < least['seed']:
+        p.error(f'--replay must be a seed >= {least["seed"]}, got '
+                f'{args.replay}')
     if args.forced and args.replay is None:
         p.error('--forced needs --replay SEED')
     sys.path.insert(0, os.getcwd())

@@ -2,7 +2,10 @@
 
 Design and the hunt for a hang that happens once in fifty runs:
 ``doc/source/hunting.rst``. The scheduler itself is
-`nova_fixtures._sched`.
+`nova_fixtures._sched`; its strategies are in `nova_fixtures._strategies`,
+its trace (and the formats of recorded traces and forced decisions) in
+`nova_fixtures._trace`, the words of its reports in
+`nova_fixtures._sched_text`.
 """
 
 from __future__ import annotations
@@ -10,7 +13,6 @@ from __future__ import annotations
 import _thread
 import dataclasses
 import hashlib
-import json
 import os
 import random
 import sys
@@ -26,13 +28,16 @@ from fake_transport import journal as journal_mod
 from nova_fixtures import _bubble
 from nova_fixtures import _registry
 from nova_fixtures import _sched
+from nova_fixtures import _sched_text
 from nova_fixtures import _state
+from nova_fixtures import _strategies
+from nova_fixtures import _trace
 from nova_fixtures import clock as clock_mod
 
 __all__ = ['ENVIRONMENT', 'ScheduleError', 'ScheduleFixture',
            'ScheduleResult', 'STRATEGIES', 'last_result', 'request']
 
-STRATEGIES = _sched.STRATEGIES
+STRATEGIES = _strategies.STRATEGIES
 
 # NOTE(schedule): the variables `requested` reads, so that a ClockFixture
 # in a child process (stestr's workers) runs on a schedule:
@@ -97,18 +102,7 @@ class ScheduleResult:
         return not self.causes and self.divergence is None
 
     def summary(self) -> str:
-        lines = [f'seed {self.seed} ({self.strategy}): {self.steps} steps, '
-                 f'{self.switches} switches, {self.preemptions} '
-                 f'preemptions; trace {self.fingerprint}, journal '
-                 f'{self.journal} ({self.journal_entries} entries)']
-        if self.divergence is not None:
-            lines.append(self.divergence)
-        elif self.causes:
-            lines.append('replay: not exact:')
-            lines.extend(f'  {cause}' for cause in self.causes)
-        else:
-            lines.append('replay: exact')
-        return '\n'.join(lines)
+        return _sched_text.summary(self)
 
 
 def request(**options: Any) -> Callable[[], None]:
@@ -166,19 +160,11 @@ def _check(options: Mapping[str, Any]) -> None:
         raise TypeError(f'unknown schedule option(s): {", ".join(unknown)}')
     if 'seed' not in options:
         raise ScheduleError('a schedule needs a seed')
-    for name, least in (('seed', 0), ('depth', 1), ('steps', 1)):
-        if name not in options:
-            continue
-        value = options[name]
-        if not isinstance(value, int) or isinstance(value, bool) or \
-                value < least:
-            raise ValueError(f'{name} must be a whole number >= {least}, '
-                             f'got {value!r}')
-    strategy = options.get('strategy', 'pct')
-    if strategy not in STRATEGIES:
-        raise ValueError(f'strategy must be one of '
-                         f'{", ".join(map(repr, STRATEGIES))}, got '
-                         f'{strategy!r}')
+    _strategies.check(options)
+    if options.get('expected') is not None:
+        _trace.parse_entries(options['expected'])
+    if options.get('forced') is not None:
+        _trace.parse_forced(options['forced'])
     stall = options.get('stall', 2.0)
     if stall is not None and (not isinstance(stall, (int, float)) or
                               isinstance(stall, bool) or not stall > 0):
@@ -234,15 +220,14 @@ class ScheduleFixture(_state.GuardedFixture):
                  stall: float | None = 2.0) -> None:
         super().__init__()
         _check({'seed': seed, 'strategy': strategy, 'depth': depth,
-                'steps': steps, 'stall': stall})
+                'steps': steps, 'expected': expected, 'stall': stall})
         self.seed = seed
         self.strategy = strategy
         self.depth = depth
         self.steps = steps
         self.expected = expected
-        self.forced = None if forced is None else {
-            tuple(json.loads(k) if isinstance(k, str) else k): v
-            for k, v in forced.items()}
+        self.forced = None if forced is None else \
+            _trace.parse_forced(forced)
         self.stall = stall
         self._result: ScheduleResult | None = None
 
@@ -264,9 +249,11 @@ class ScheduleFixture(_state.GuardedFixture):
             raise ScheduleError(
                 f'a schedule (seed {bubble.sched.seed}) is already active '
                 f'on this clock; schedules don\'t nest')
-        sched = _sched.Scheduler(bubble, self.seed, self.strategy,
-                                 self.depth, self.steps, self.expected,
-                                 self.forced)
+        sched = _sched.Scheduler(
+            bubble, self.seed,
+            _strategies.make(self.seed, self.strategy, self.depth,
+                             self.steps, self.forced),
+            _trace.Trace(self.expected))
         with bubble.mutex:
             sched.adopt(me, bubble.members[me])
             for ident, name in sorted(bubble.members.items(),
@@ -278,9 +265,7 @@ class ScheduleFixture(_state.GuardedFixture):
         self.bubble = bubble
         if sys.flags.hash_randomization and \
                 os.environ.get('PYTHONHASHSEED', 'random') == 'random':
-            sched.causes.append(
-                'string hashing is randomised: set PYTHONHASHSEED=0 so '
-                'that sets and dicts of strings iterate alike in every run')
+            sched.causes.append(_sched_text.unhashed())
         self._journals: list[journal_mod.Journal] = []
         self._digest = hashlib.sha256()
         self._entries = 0
@@ -369,11 +354,8 @@ class ScheduleFixture(_state.GuardedFixture):
                     where = _bubble.site_of(frame) if frame else '?'
                     with bubble.mutex:
                         name = sched.names.get(now[1] or 0)
-                        sched._cause(
-                            f'"{name}" blocked outside any '
-                            f'instrumented wait at {where} (a lock made '
-                            f'before the clock, a socket, a C extension); '
-                            f'every thread ran freely from step {now[0]}')
+                        sched._cause(_sched_text.stalled(name, where,
+                                                         now[0]))
                         sched.release()
                     return
             finally:

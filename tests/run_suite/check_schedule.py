@@ -18,7 +18,8 @@ class TestOnASchedule(testtools.TestCase):
             self.skipTest('not run on a schedule')
         from nova_fixtures import clock
         sched = clock.active_bubble().sched
-        self.assertEqual((int(seed), 'pct'), (sched.seed, sched.strategy))
+        self.assertEqual((int(seed), 'pct'),
+                         (sched.seed, sched.strategy.name))
         lock = threading.Lock()
         taken = []
 

@@ -1,5 +1,6 @@
 """python -m nova_fixtures.hunt, in child processes."""
 
+import io
 import json
 import os
 import re
@@ -123,6 +124,28 @@ class TestHunt(testtools.TestCase):
         done = self.hunt(DUPLICATE, '--forced', 'x.json')
         self.assertEqual(2, done.returncode)
         self.assertIn('--forced needs --replay SEED', done.stderr)
+
+    def test_a_forced_file_that_is_not_one(self):
+        path = os.path.join(self.traces, 'bad.shrunk.json')
+        with open(path, 'w') as f:
+            json.dump({'[0, "acquire"]': 1}, f)
+        done = self.hunt(DUPLICATE, '--replay', '1', '--forced', path)
+        self.assertEqual(2, done.returncode)
+        self.assertEqual(
+            f"""hunt: {path}: forced decision '[0, "acquire"]': the key is """
+            f"""not [tid, kind, what, n]""", done.stderr.strip())
+
+    def test_option_bounds(self):
+        for args, text in [(['--depth', '0'], '--depth must be >= 1, got 0'),
+                           (['--steps', '0'], '--steps must be >= 1, got 0'),
+                           (['--replay', '-1'],
+                            '--replay must be a seed >= 0, got -1')]:
+            stderr = io.StringIO()
+            self.useFixture(fixtures.MonkeyPatch('sys.stderr', stderr))
+            error = self.assertRaises(SystemExit, hunt.main,
+                                      [DUPLICATE, *args])
+            self.assertEqual(2, error.code)
+            self.assertIn(f'error: {text}\n', stderr.getvalue())
 
     def test_replay_command_quotes_what_it_must(self):
         args = hunt.parser().parse_args(["a.b.T.test_x", '--steps', '5'])

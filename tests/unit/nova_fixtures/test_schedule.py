@@ -414,7 +414,7 @@ class TestMisuse(ScheduleTestCase):
                          schedule.requested())
         clock = self.useFixture(nova_fixtures.ClockFixture())
         self.assertEqual(5, clock.bubble.sched.seed)
-        self.assertEqual('pct', clock.bubble.sched.strategy)
+        self.assertEqual('pct', clock.bubble.sched.strategy.name)
 
 
 class TestTestCase(ScheduleTestCase):
@@ -428,7 +428,7 @@ class TestTestCase(ScheduleTestCase):
 
             def test_it(self):
                 sched = self.clock.bubble.sched
-                seen.update(seed=sched.seed, strategy=sched.strategy,
+                seen.update(seed=sched.seed, strategy=sched.strategy.name,
                             own=hasattr(self, 'schedule'))
                 workers(count=2, rounds=1)
 

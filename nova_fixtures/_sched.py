@@ -44,6 +44,7 @@ import sys
 from typing import Any
 
 from nova_fixtures import _bubble
+from nova_fixtures import _core
 from nova_fixtures import _sched_text
 from nova_fixtures import _strategies
 from nova_fixtures import _trace
@@ -53,6 +54,7 @@ __all__ = ['Scheduler', 'STRATEGIES']
 STRATEGIES = _strategies.STRATEGIES
 
 get_ident = _thread.get_ident
+_SCOPES = (_core.ParkKind.IO, _core.ParkKind.LISTEN)
 
 
 class Scheduler:
@@ -66,7 +68,7 @@ class Scheduler:
         against a recording (`nova_fixtures._trace`); a new one if None.
     """
 
-    def __init__(self, core: Any, seed: int,
+    def __init__(self, core: _core.Core, seed: int,
                  strategy: _strategies.Strategy,
                  trace: _trace.Trace | None = None) -> None:
         self.core = core
@@ -81,8 +83,12 @@ class Scheduler:
         # NOTE(sched): members whose gate was opened and not yet passed.
         self.open: set[int] = set()
         self.atomic: dict[int, int] = {}
-        self.outside: dict[int, int] = {}
-        self.pending: dict[int, tuple[str, str]] = {}
+        # NOTE(sched): tid -> how many io/listen scopes it is in: it runs
+        # unscheduled (real I/O) until it leaves them.
+        self.unscheduled: dict[int, int] = {}
+        # NOTE(sched): tid -> the point (kind, what) it waits at its gate
+        # to pass.
+        self.about_to: dict[int, tuple[str, str]] = {}
         self.step = 0
         self.choices = 0
         self.switches = 0
@@ -109,7 +115,7 @@ class Scheduler:
         gate.acquire()
         self.gates[tid] = gate
         self.runnable.add(tid)
-        self.pending[tid] = ('enter', '')
+        self.about_to[tid] = ('enter', '')
         self.strategy.admit(tid)
 
     def spawn(self, name: str) -> int | None:
@@ -165,49 +171,49 @@ class Scheduler:
             if tid is None or not self.enabled or self.atomic.get(tid):
                 return
             if tid != self.current:
-                if tid not in self.runnable or tid in self.outside:
+                if tid not in self.runnable or tid in self.unscheduled:
                     return
                 # NOTE(sched): a member that ran when the schedule began.
                 self._cause(_sched_text.already_running(self.names[tid]))
             else:
-                self.pending[tid] = (kind, what)
+                self.about_to[tid] = (kind, what)
                 chosen = self._pick(tid, kind, what, stays=True)
                 if chosen == tid:
                     return
         self._wait_gate(tid)
 
-    def blocked(self, park: Any) -> None:
+    def blocked(self, park: _core.Park) -> None:
         """``park``'s member waits (mutex held): pick who runs instead."""
         tid = self.tid_of.get(park.ident)
         if tid is None or not self.enabled or tid not in self.runnable:
             return
-        if park.kind in ('io', 'listen'):
-            self.outside[tid] = self.outside.get(tid, 0) + 1
+        if park.kind in _SCOPES:
+            self.unscheduled[tid] = self.unscheduled.get(tid, 0) + 1
             self._cause(_sched_text.real_io(self.names[tid], park.kind,
                                             park.site))
         self.runnable.discard(tid)
         if self.current == tid and not self.atomic.get(tid):
             self.current = None
             what = _trace.park_what(park)
-            self.pending[tid] = ('wake', what)
+            self.about_to[tid] = ('wake', what)
             self._pick(tid, 'block', what, stays=False)
 
-    def woken(self, park: Any, by: int) -> None:
+    def woken(self, park: _core.Park, by: int) -> None:
         """``park`` ended (mutex held): its member is runnable again."""
         tid = self.tid_of.get(park.ident)
         if tid is None or not self.enabled:
             return
-        if park.kind in ('io', 'listen'):
-            depth = self.outside.get(tid, 0) - 1
+        if park.kind in _SCOPES:
+            depth = self.unscheduled.get(tid, 0) - 1
             if depth > 0:
-                self.outside[tid] = depth
+                self.unscheduled[tid] = depth
                 return
-            self.outside.pop(tid, None)
-        elif tid in self.outside:
+            self.unscheduled.pop(tid, None)
+        elif tid in self.unscheduled:
             return
         self.runnable.add(tid)
         if by not in self.tid_of and not self.atomic.get(tid) and \
-                park.kind not in ('io', 'listen'):
+                park.kind not in _SCOPES:
             self._cause(_sched_text.outsider_woke(
                 self.core.name(by), self.names[tid], _trace.park_what(park)))
         if not self._batch:
@@ -228,7 +234,7 @@ class Scheduler:
         core = self.core
         with core.mutex:
             tid = self.tid_of.get(get_ident())
-            if tid is None or not self.enabled or tid in self.outside or (
+            if tid is None or not self.enabled or tid in self.unscheduled or (
                     tid == self.current and tid not in self.open):
                 return
         self._wait_gate(tid)
@@ -299,7 +305,7 @@ class Scheduler:
             if stays:
                 self.preemptions += 1
             trace.decided((tid, kind, what, n), chosen,
-                          self.pending.get(chosen, ('run', '')))
+                          self.about_to.get(chosen, ('run', '')))
         self.current = chosen
         if chosen != tid:
             self.switches += 1
@@ -321,6 +327,22 @@ class Scheduler:
         # NOTE(sched): the replay left its recording: say where, stop.
         stack = _bubble.trimmed_stack(sys._getframe(1))
         self.divergence = _sched_text.divergence(found, self.names, stack)
+        self.release()
+
+    def running(self) -> tuple[int, int | None, str | None]:
+        """(step, ident, name) of the member holding the baton (mutex
+        held); ident and name None when nobody holds it or scheduling
+        stopped."""
+        if not self.enabled or self.current is None:
+            return self.step, None, None
+        ident = next((i for i, t in self.tid_of.items()
+                      if t == self.current), None)
+        return self.step, ident, self.names.get(self.current)
+
+    def give_up(self, cause: str) -> None:
+        """Stop scheduling for ``cause``, kept with the run's causes
+        (mutex held)."""
+        self._cause(cause)
         self.release()
 
     def _cause(self, text: str) -> None:

@@ -154,7 +154,7 @@ def park_what(park: Any) -> str:
     obj = park.obj
     if obj is not None and getattr(obj, 'site', None):
         return f'{park.kind} {obj.site}'
-    return f'{park.kind} {park.site}' if park.site else park.kind
+    return f'{park.kind} {park.site}' if park.site else f'{park.kind}'
 
 
 def _tid(value: Any, nobody: bool) -> bool:

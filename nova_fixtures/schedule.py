@@ -335,9 +335,8 @@ class ScheduleFixture(_state.GuardedFixture):
                     with bubble.mutex:
                         if not sched.enabled:
                             return
-                        now = (sched.step, sched.current)
-                        ident = next((i for i, t in sched.tid_of.items()
-                                      if t == sched.current), None)
+                        step, ident, name = sched.running()
+                    now = (step, ident)
                     if now != last or ident is None:
                         last, since = now, time.perf_counter()
                         cpu = None if ident is None else cpu_of(ident)
@@ -353,10 +352,7 @@ class ScheduleFixture(_state.GuardedFixture):
                     frame = sys._current_frames().get(ident)
                     where = _bubble.site_of(frame) if frame else '?'
                     with bubble.mutex:
-                        name = sched.names.get(now[1] or 0)
-                        sched._cause(_sched_text.stalled(name, where,
-                                                         now[0]))
-                        sched.release()
+                        sched.give_up(_sched_text.stalled(name, where, step))
                     return
             finally:
                 done.release()

@@ -116,12 +116,16 @@ class DeadlockFixture(_state.GuardedFixture):
         self.bubble = bubble
         self.addDetail('nova-fixtures:deadlocks',
                        _state.lazy_text(self.render))
-        self.addCleanup(self._finish)
         if self._own:
             _instrument.install(self, bubble, _opened_by)
+        self._patch_lockutils()
         with bubble.mutex:
             bubble.start_detecting(self.lockdep)
-        self._patch_lockutils()
+        # NOTE(deadlock): added last, so it runs first: while the teardown
+        # waits for the test's threads, they stay instrumented (a worker
+        # that loops back to its queue then parks there, at rest, rather
+        # than on a real lock no rest check sees).
+        self.addCleanup(self._finish)
         self._ready()
 
     @property

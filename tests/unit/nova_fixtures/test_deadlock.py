@@ -1,7 +1,9 @@
 """DeadlockFixture on small deliberate deadlocks, reports asserted exactly.
 """
 
+import _thread
 import concurrent.futures
+import queue
 import sys
 import threading
 import uuid
@@ -412,6 +414,40 @@ class TestTeardown(testtools.TestCase):
         self.assertEqual(2, pool.submit(lambda: 2).result())
         fixture.cleanUp()
         return pool
+
+    def test_threads_stay_instrumented_while_the_teardown_waits(self):
+        # NOTE(tests): a worker that goes back to its queue while the
+        # teardown waits must park there as a test thread, at rest; on a
+        # real lock (instrumentation undone first) it was waited for the
+        # whole unwind_timeout (a hang of the stress loop, 3.10).
+        fixture = nova_fixtures.DeadlockFixture(unwind_timeout=10)
+        fixture.setUp()
+        gate = _thread.allocate_lock()  # real: a member on it is busy
+        gate.acquire()
+        work = queue.Queue()
+
+        def worker():
+            with gate:
+                pass
+            work.get()
+
+        thread = threading.Thread(target=worker, name='late-worker')
+        thread.start()
+        real_unwind, instrumented = fixture._unwind, []
+
+        def unwind(members):
+            instrumented.append(
+                threading._allocate_lock is not _thread.allocate_lock)
+            gate.release()
+            real_unwind(members)
+
+        fixture._unwind = unwind
+        fixture.cleanUp()
+        with fixture.bubble.mutex:
+            at_rest = fixture.bubble.at_rest(thread.ident)
+        work.put(None)
+        thread.join()
+        self.assertEqual(([True], True), (instrumented, at_rest))
 
     def test_idle_stdlib_pool_workers_are_not_waited_for(self):
         pool = self.idle_pool_left_by(

@@ -121,8 +121,8 @@ class Bubble(_core.Core):
     """
 
     def __init__(self, virtual: bool, autojump: bool = True,
-                 max_virtual: float = 3600.0) -> None:
-        super().__init__(virtual, autojump, max_virtual)
+                 max_virtual: float = 3600.0, ties: str = 'ordered') -> None:
+        super().__init__(virtual, autojump, max_virtual, ties)
         self.lockdep: _lockdep.LockGraph | None = None
         self.holding: dict[int, list[tuple[Any, str]]] = \
             collections.defaultdict(list)

@@ -12,6 +12,7 @@ the lock-order graph) and the text of reports. Locks live in
 from __future__ import annotations
 
 import collections
+import dataclasses
 import linecache
 import os
 import weakref
@@ -111,6 +112,30 @@ def trimmed_lines(entries: list[_stacks.Entry], limit: int = 8
     return lines
 
 
+#: A step of a wait-for chain: (waiting thread, (kind, what), holder).
+Step = tuple[int, Any, int]
+
+
+@dataclasses.dataclass
+class RpcRequest:
+    """A call in flight: who waits for it, where it is, who handles it."""
+
+    label: str
+    caller: int | None = None
+    #: the listener key of the server it was handed to
+    server: int | None = None
+    handler: int | None = None
+
+
+@dataclasses.dataclass
+class RpcServer:
+    """A server's workers: how many at most, which handle what now."""
+
+    name: str
+    capacity: int | None = None
+    busy: dict[int, str] = dataclasses.field(default_factory=dict)
+
+
 class Bubble(_core.Core):
     """The core plus what the deadlock detector and reports observe.
 
@@ -129,6 +154,11 @@ class Bubble(_core.Core):
         self.named_owner: dict[_lockdep.NamedLock, int] = {}
         self.named_waiting: dict[int, tuple[_lockdep.NamedLock, str]] = {}
         self.deadlocks: list[str] = []
+        # NOTE(bubble): RPC waits told by fake_transport.waits: caller ->
+        # the call it waits for; calls by id; servers by listener id.
+        self.rpc_calls: dict[int, str] = {}
+        self.rpc_requests: dict[str, RpcRequest] = {}
+        self.rpc_servers: dict[int, RpcServer] = {}
         self._in_lockdep = False
         # NOTE(bubble): a lock of each lockdep class, to name it in reports.
         self._examples: dict[str, Any] = {}
@@ -216,52 +246,94 @@ class Bubble(_core.Core):
             state += f' until {park.deadline / 1e9:g} s'
         return state
 
-    def find_cycle(self, me: int, lock: Any) -> list[tuple[int, Any, int]]:
+    def find_cycle(self, me: int, lock: Any) -> list[Step]:
         """The wait-for chain from ``me`` waiting on ``lock`` back to me.
 
-        Each step is (waiting thread, lock, holder). Empty if no cycle.
-        Only untimed waits are edges: a timed one gives up by itself (the
-        back-off idiom). A thread waiting for a `threading.Lock` it holds
-        itself is no cycle: any other thread may release a Lock.
+        Each step is (waiting thread, what it waits for, holder). Empty if
+        no cycle. Edges: an untimed lock wait goes to the lock's holder (a
+        timed one gives up by itself: the back-off idiom); a call waiting
+        for its reply (timed or not) goes to the thread handling it, or, if
+        it is queued at a server whose workers are all busy, to every one
+        of them (all must lead back). A thread waiting for a
+        `threading.Lock` it holds itself is no cycle: any other thread may
+        release a Lock.
         """
-        chain = []
-        waiter, current = me, lock
-        seen = set()
-        while True:
-            if isinstance(current, _lockdep.NamedLock):
-                holder = self.named_owner.get(current)
-            else:
-                holder = current.owner \
-                    if current.role == _core.LockRole.MUTEX else None
-            if holder is None or (waiter, holder) in seen or (
-                    holder == waiter and
-                    not isinstance(current, _lockdep.NamedLock)):
-                return []
-            seen.add((waiter, holder))
-            chain.append((waiter, current, holder))
-            if holder == me:
-                return chain
-            park = self.parked.get(holder)
-            if park is not None and park.kind == _core.ParkKind.LOCK and \
-                    park.timeout is None and not park.done:
-                waiter, current = holder, park.obj
-            elif holder in self.named_waiting:
-                waiter, current = holder, self.named_waiting[holder][0]
-            else:
-                return []
+        holder = self._holder(lock)
+        if holder is None or (holder == me and
+                              not isinstance(lock, _lockdep.NamedLock)):
+            return []
+        return self._back_to(me, me, ('lock', lock), [holder], False,
+                             set()) or []
 
-    def cycle_error(self, chain: list[tuple[int, Any, int]]) -> DeadlockError:
+    def rpc_cycle(self, me: int) -> list[Step]:
+        """The chain from ``me``, waiting for a call's reply, back to me."""
+        edge = self._waits_for(me)
+        if edge is None:
+            return []
+        return self._back_to(me, me, *edge, set()) or []
+
+    def _holder(self, lock: Any) -> int | None:
+        if isinstance(lock, _lockdep.NamedLock):
+            return self.named_owner.get(lock)
+        return lock.owner if lock.role == _core.LockRole.MUTEX else None
+
+    def _waits_for(self, ident: int) -> tuple[Any, list[int], bool] | None:
+        """(what, holders, all needed) that member ``ident`` waits for,
+        as an edge of the wait-for graph, or None."""
+        park = self.parked.get(ident)
+        if park is not None and park.kind == _core.ParkKind.LOCK and \
+                park.timeout is None and not park.done:
+            holder = self._holder(park.obj)
+            if holder is None or holder == ident:
+                return None
+            return ('lock', park.obj), [holder], False
+        if ident in self.named_waiting:
+            named = self.named_waiting[ident][0]
+            holder = self.named_owner.get(named)
+            return None if holder is None else (
+                ('lock', named), [holder], False)
+        msg_id = self.rpc_calls.get(ident)
+        request = self.rpc_requests.get(msg_id or '')
+        if request is None:
+            return None
+        if request.handler is not None:
+            return ('rpc', request), [request.handler], False
+        server = self.rpc_servers.get(request.server or 0)
+        if request.server is None or server is None or \
+                server.capacity is None or not server.busy or \
+                len(server.busy) < server.capacity:
+            return None
+        return ('pool', request), sorted(server.busy, key=self.name), True
+
+    def _back_to(self, me: int, waiter: int, what: Any, holders: list[int],
+                 every: bool, seen: set[int]) -> list[Step] | None:
+        """The steps from ``waiter`` (waiting for ``what`` held by
+        ``holders``: any, or ``every`` one) back to ``me``, or None."""
+        found = None
+        for holder in holders:
+            if holder == me:
+                rest: list[Step] | None = []
+            elif holder in seen or holder not in self.members:
+                rest = None
+            else:
+                edge = self._waits_for(holder)
+                rest = None if edge is None else self._back_to(
+                    me, holder, *edge, seen | {holder})
+            if rest is None and every:
+                return None
+            if rest is not None and found is None:
+                found = [(waiter, what, holder)] + rest
+                if not every:
+                    return found
+        return found
+
+    def cycle_error(self, chain: list[Step]) -> DeadlockError:
         """Record and return the error for a wait-for cycle (mutex held)."""
         stacks = _stacks.all_stacks()
         lines = [f'deadlock: a cycle of {len(chain)} thread(s) waiting for '
                  f'each other:']
-        for waiter, lock, holder in chain:
-            acquired = next((site for held, site in
-                             self.holding.get(holder, []) if held == lock),
-                            '?')
-            lines.append(f'  "{self.name(waiter)}" waits for '
-                         f'{self.lock_desc(lock)}, held by '
-                         f'"{self.name(holder)}" (acquired at {acquired})')
+        for waiter, what, holder in chain:
+            lines.append(self._step_text(waiter, what, holder))
         for waiter, _, _ in chain:
             lines.append(f'"{self.name(waiter)}":')
             lines.extend(self.held_desc(waiter))
@@ -270,6 +342,85 @@ class Bubble(_core.Core):
         self.deadlocks.append(report)
         self.report(report)
         return DeadlockError(report)
+
+    def _step_text(self, waiter: int, what: Any, holder: int) -> str:
+        kind, obj = what
+        if kind == 'lock':
+            acquired = next((site for held, site in
+                             self.holding.get(holder, []) if held == obj),
+                            '?')
+            return (f'  "{self.name(waiter)}" waits for '
+                    f'{self.lock_desc(obj)}, held by "{self.name(holder)}" '
+                    f'(acquired at {acquired})')
+        if kind == 'rpc':
+            return (f'  "{self.name(waiter)}" waits for the reply to '
+                    f'{obj.label}, handled by "{self.name(holder)}"')
+        server = self.rpc_servers[obj.server]
+        busy = ', '.join(f'"{self.name(i)}"' for i in
+                         sorted(server.busy, key=self.name))
+        return (f'  "{self.name(waiter)}" waits for the reply to '
+                f'{obj.label}, queued at {server.name}: '
+                f'{len(server.busy)} of {server.capacity} workers busy '
+                f'({busy})')
+
+    # RPC waits (fake_transport.waits) ---------------------------------------
+
+    def rpc_calling(self, me: int, msg_id: str, label: str) -> list[Step]:
+        """Member ``me`` waits for ``msg_id``'s reply from now on (mutex
+        held); the cycle this wait closes, if any."""
+        request = self.rpc_requests.setdefault(msg_id, RpcRequest(label))
+        request.caller = me
+        self.rpc_calls[me] = msg_id
+        return self.rpc_cycle(me)
+
+    def rpc_call_ended(self, me: int, msg_id: str) -> None:
+        if self.rpc_calls.get(me) == msg_id:
+            del self.rpc_calls[me]
+        request = self.rpc_requests.get(msg_id)
+        if request is not None:
+            request.caller = None
+            if request.handler is None:
+                del self.rpc_requests[msg_id]
+
+    def rpc_queued(self, msg_id: str, label: str, server: str,
+                   key: int) -> list[Step]:
+        """A call reached a server (mutex held); the cycle it closes."""
+        request = self.rpc_requests.setdefault(msg_id, RpcRequest(label))
+        request.label = label
+        request.server = key
+        self.rpc_servers.setdefault(key, RpcServer(server))
+        if request.caller is None:
+            return []
+        return self.rpc_cycle(request.caller)
+
+    def rpc_handling(self, me: int, msg_id: str, key: int,
+                     capacity: int | None) -> list[list[Step]]:
+        """Member ``me``, a worker of server ``key``, took a call up (mutex
+        held); the cycles its server's exhaustion closes."""
+        server = self.rpc_servers.setdefault(key, RpcServer('?'))
+        server.capacity = capacity
+        server.busy[me] = msg_id
+        request = self.rpc_requests.get(msg_id)
+        if request is not None:
+            request.handler = me
+        found = []
+        for queued in list(self.rpc_requests.values()):
+            if queued.server == key and queued.handler is None and \
+                    queued.caller is not None:
+                chain = self.rpc_cycle(queued.caller)
+                if chain:
+                    found.append(chain)
+        return found
+
+    def rpc_handled(self, me: int, msg_id: str) -> None:
+        for server in self.rpc_servers.values():
+            if server.busy.get(me) == msg_id:
+                del server.busy[me]
+        request = self.rpc_requests.get(msg_id)
+        if request is not None and request.handler == me:
+            request.handler = None
+            if request.caller is None:
+                del self.rpc_requests[msg_id]
 
     # Detection -------------------------------------------------------------
 

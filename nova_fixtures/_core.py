@@ -754,6 +754,15 @@ class Core:
         if deactivate:
             self.active = False
 
+    def interrupt(self, ident: int, error: BaseException) -> bool:
+        """End member ``ident``'s innermost wait with ``error`` (mutex
+        held); False if it is not waiting."""
+        park = self.parked.get(ident)
+        if park is None or park.done or park.kind in _SCOPES:
+            return False
+        self.end(park, granted=False, error=error)
+        return True
+
     def fail_root(self, error: BaseException) -> None:
         """Deliver ``error`` to the test thread's wait (mutex held)."""
         if self.failure is None:

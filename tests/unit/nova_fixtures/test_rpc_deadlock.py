@@ -7,7 +7,7 @@ import oslo_messaging
 import testtools
 
 import nova_fixtures
-from tests.unit.nova_fixtures import rpc_scenarios as sc
+from examples.gallery import rpc_deadlocks as sc
 
 
 class Cloud(fixtures.Fixture):
@@ -25,6 +25,25 @@ class Cloud(fixtures.Fixture):
 
     def client(self, topic, timeout=30):
         return self.bus.rpc_client(topic, timeout=timeout)
+
+
+class TestTheGallery(testtools.TestCase):
+
+    def test_the_deadlocked_fail_with_their_report_and_the_rest_pass(self):
+        import unittest
+        from examples.gallery import rpc_deadlocks
+        suite = unittest.defaultTestLoader.loadTestsFromModule(
+            rpc_deadlocks)
+        result = testtools.TestResult()
+        suite.run(result)
+        failed = sorted(test.id().rsplit('.', 1)[1]
+                        for test, _ in result.errors + result.failures)
+        self.assertEqual((5, ['test_call_back_into_a_full_pool',
+                              'test_call_back_under_a_lock',
+                              'test_three_service_ring']),
+                         (result.testsRun, failed))
+        for _, text in result.errors + result.failures:
+            self.assertIn('DeadlockError: deadlock: a cycle of', text)
 
 
 class DetectorTestCase(testtools.TestCase):

@@ -1,12 +1,23 @@
-"""Services whose RPC calls deadlock, or don't, for test_rpc_deadlock.
+"""A gallery of deadlocks through RPC calls, and of call chains that are
+none, for the deadlock detector (``DeadlockFixture``, issue 22).
 
-Each scenario is a function of the `Cloud` fixture returning (manager,
-topic, host, max workers) for each service to boot; managers call each
-other through ``cloud.client(topic)``.
+Each scenario is a function of a *cloud* (anything with a ``bus``, a
+``TransportFixture``) returning (manager, topic, host, max workers) for
+each service to boot; the managers call each other on ``cloud.bus``. The
+tests at the end run each one as a user would, on the clock with the
+detector: the deadlocked ones fail with the detector's report, naming the
+cycle the moment it forms::
+
+    python -m testtools.run examples.gallery.rpc_deadlocks
+
+The module is not named ``test*.py``: the example suite does not run it.
+``tests/unit/nova_fixtures/test_rpc_deadlock.py`` asserts each report.
 """
 
 import os
 import threading
+
+import nova_fixtures
 
 _HERE = os.path.abspath(__file__).replace('.pyc', '.py')
 
@@ -17,6 +28,12 @@ def _line(marker):
             if text.rstrip().endswith(f'# {marker}'):
                 return f'{_HERE}:{number}'
     raise AssertionError(marker)
+
+
+def client(cloud, topic):
+    """An RPC client for ``topic`` on the cloud's bus; calls time out in
+    30 s."""
+    return cloud.bus.rpc_client(topic, timeout=30)
 
 
 COLLECTOR_LOCK = _line('collector-lock')
@@ -30,7 +47,7 @@ class Collector:
 
     def close_period(self, ctxt):
         with self._lock:  # close-takes-lock
-            return self.cloud.client('rater').call(ctxt, 'rate')
+            return client(self.cloud, 'rater').call(ctxt, 'rate')
 
     def get_totals(self, ctxt):
         with self._lock:
@@ -42,7 +59,7 @@ class Rater:
         self.cloud = cloud
 
     def rate(self, ctxt):
-        return self.cloud.client('collector').call(ctxt, 'get_totals')
+        return client(self.cloud, 'collector').call(ctxt, 'get_totals')
 
 
 def collector_and_rater(cloud):
@@ -55,7 +72,7 @@ class Compute:
         self.cloud = cloud
 
     def build(self, ctxt):
-        self.cloud.client('conductor').call(ctxt, 'schedule')
+        client(self.cloud, 'conductor').call(ctxt, 'schedule')
         return 'built'
 
     def report(self, ctxt):
@@ -67,7 +84,7 @@ class Conductor:
         self.cloud = cloud
 
     def schedule(self, ctxt):
-        return self.cloud.client('compute').call(ctxt, 'report')
+        return client(self.cloud, 'compute').call(ctxt, 'report')
 
 
 def compute_and_conductor(cloud):
@@ -86,10 +103,10 @@ class Relay:
         self.to = to
 
     def start(self, ctxt):
-        return self.cloud.client(self.to).call(ctxt, 'relay')
+        return client(self.cloud, self.to).call(ctxt, 'relay')
 
     def relay(self, ctxt):
-        return self.cloud.client(self.to).call(
+        return client(self.cloud, self.to).call(
             ctxt, 'finish' if self.to == 'a' else 'relay')
 
     def finish(self, ctxt):
@@ -109,7 +126,7 @@ class Watcher:
         self.cloud = cloud
 
     def changed(self, ctxt):
-        self.cloud.client('origin').call(ctxt, 'count')
+        client(self.cloud, 'origin').call(ctxt, 'count')
 
 
 class Origin:
@@ -136,6 +153,48 @@ def fanout_then_call_back(cloud):
 
 
 def fanout_body(cloud):
-    cloud.client('origin').call({}, 'announce')
+    client(cloud, 'origin').call({}, 'announce')
     cloud.origin.done.wait(60)
     return cloud.origin.counted
+
+
+class GalleryTestCase(nova_fixtures.TestCase):
+    """Boots a scenario's services on the clock, with the detector."""
+
+    USE_CLOCK = True
+    DETECT_DEADLOCKS = True
+
+    def boot(self, scenario):
+        for manager, topic, host, workers in scenario(self):
+            self.start_service(manager, topic, host, max_workers=workers)
+
+    def call(self, topic, method):
+        return self.bus.rpc_client(topic, timeout=30).call({}, method)
+
+
+class TestDeadlocked(GalleryTestCase):
+    """Each test fails with the detector's report of its cycle."""
+
+    def test_call_back_under_a_lock(self):
+        self.boot(collector_and_rater)
+        self.call('collector', 'close_period')
+
+    def test_call_back_into_a_full_pool(self):
+        self.boot(compute_and_conductor)
+        self.call('compute', 'build')
+
+    def test_three_service_ring(self):
+        self.boot(three_service_ring)
+        self.call('a', 'start')
+
+
+class TestNoDeadlock(GalleryTestCase):
+    """These pass: no cycle, no report."""
+
+    def test_fanout_cast_then_call_back(self):
+        self.boot(fanout_then_call_back)
+        self.assertEqual(3, fanout_body(self))
+
+    def test_nested_calls_with_room_in_every_pool(self):
+        self.boot(compute_and_conductor_roomy)
+        self.assertEqual('built', self.call('compute', 'build'))

@@ -197,6 +197,21 @@ class Bubble(_core.Core):
 
     # Reports ---------------------------------------------------------------
 
+    def lock_desc(self, lock: Any) -> str:
+        """A lock as every report names it: ``Collector._lock
+        (<where it was made>)``, as lock-order reports do, when an
+        attribute or a module global holds it; else ``lock made at
+        <where>``."""
+        if isinstance(lock, _lockdep.NamedLock):
+            return lock.describe()
+        name = _names.bound_name(lock)
+        where = getattr(lock, 'site', '') or '?'
+        # NOTE(bubble): a bare name is a local variable's (``lock``,
+        # ``self``): it tells nothing the site doesn't.
+        if name is None or '.' not in name:
+            return f'lock made at {where}'
+        return f'{name} ({where})'
+
     def held_desc(self, ident: int) -> list[str]:
         return [f'    holds {self.lock_desc(lock)} (acquired at {site})'
                 for lock, site in self.holding.get(ident, [])]

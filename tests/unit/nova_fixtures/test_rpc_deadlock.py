@@ -93,8 +93,8 @@ class TestCallBackUnderALock(DetectorTestCase):
         self.assertEqual(report, str(error))
         self.assertEqual([
             'deadlock: a cycle of 3 thread(s) waiting for each other:',
-            f'  "c1-2" waits for lock made at {sc.COLLECTOR_LOCK}, held by '
-            f'"c1-1" (acquired at {sc.CLOSE_TAKES_LOCK})',
+            f'  "c1-2" waits for Collector._lock ({sc.COLLECTOR_LOCK}), held '
+            f'by "c1-1" (acquired at {sc.CLOSE_TAKES_LOCK})',
             '  "c1-1" waits for the reply to #2 call rater.rate, handled by '
             '"r1-1"',
             '  "r1-1" waits for the reply to #3 call collector.get_totals, '

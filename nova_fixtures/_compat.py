@@ -83,6 +83,29 @@ def _futurist_worker() -> bool:
         _has(_utils, 'WorkItem')
 
 
+def _work_item_takes_varargs() -> bool:
+    """futurist 3.3.0 on: ``WorkItem(future, fn, *args, **kwargs)``."""
+    from futurist import _utils
+    kinds = {p.kind for p in
+             inspect.signature(_utils.WorkItem).parameters.values()}
+    return inspect.Parameter.VAR_POSITIONAL in kinds
+
+
+def _worker_marks_tasks_done() -> bool:
+    """futurist 3.2.1 on: its workers call ``task_done()``, which
+    ``PromptExecutor.shutdown`` joins on."""
+    from futurist import _thread as futurist_thread
+    return 'task_done' in inspect.getsource(futurist_thread.ThreadWorker)
+
+
+def _incoming_takes_msg_id() -> bool:
+    """oslo.messaging 14.9.0 on: ``IncomingMessage(ctxt, message,
+    msg_id)``."""
+    from oslo_messaging._drivers import base
+    return 'msg_id' in inspect.signature(
+        base.IncomingMessage.__init__).parameters
+
+
 def _c_rlock() -> bool:
     return _has(_thread.RLock(), '_is_owned', '_release_save',
                 '_acquire_restore')
@@ -131,6 +154,12 @@ PROBES: list[tuple[str, str, Callable[[], bool]]] = [
     ('futurist', 'futurist._thread.ThreadWorker.create_and_register, '
      'futurist._utils.WorkItem', _futurist_worker),
     ('futurist', 'futurist._utils.now', _module_has('futurist._utils', 'now')),
+    ('futurist', 'futurist._utils.WorkItem(future, fn, *args, **kwargs)',
+     _work_item_takes_varargs),
+    ('futurist', 'futurist._thread.ThreadWorker calling task_done()',
+     _worker_marks_tasks_done),
+    ('oslo.messaging', 'oslo_messaging._drivers.base.IncomingMessage('
+     'ctxt, message, msg_id)', _incoming_takes_msg_id),
     ('oslo.messaging', 'oslo_messaging.rpc.client._BaseCallContext.cast',
      lambda: _has(importlib.import_module('oslo_messaging.rpc.client')
                   ._BaseCallContext, 'cast')),

@@ -77,9 +77,19 @@ _IDLE_FUNCTIONS = frozenset({
 })
 
 
-class ParkKind(str, enum.Enum):
-    """What a `Park` waits for. Compares, hashes and formats as its
-    value, which traces and reports show."""
+class _ValueEnum(str, enum.Enum):
+    """An enum whose members compare, hash and format as their values, the
+    text traces and reports show, on every Python version."""
+
+    def __str__(self) -> str:
+        return str.__str__(self)
+
+    def __format__(self, spec: str) -> str:
+        return str.__format__(self, spec)
+
+
+class ParkKind(_ValueEnum):
+    """What a `Park` waits for."""
 
     #: a mutex `nova_fixtures._vlock.VLock`
     LOCK = 'lock'
@@ -93,26 +103,14 @@ class ParkKind(str, enum.Enum):
     #: a scope: a server waiting for a request (``io_listen``)
     LISTEN = 'listen'
 
-    def __str__(self) -> str:
-        return str.__str__(self)
 
-    def __format__(self, spec: str) -> str:
-        return str.__format__(self, spec)
-
-
-class LockRole(str, enum.Enum):
+class LockRole(_ValueEnum):
     """What a `nova_fixtures._vlock.VLock` is for."""
 
     #: a lock code takes and releases (``Lock``, inside ``RLock``, ...)
     MUTEX = 'mutex'
     #: a Condition's waiter lock: its timed acquire is the wait
     WAITER = 'waiter'
-
-    def __str__(self) -> str:
-        return str.__str__(self)
-
-    def __format__(self, spec: str) -> str:
-        return str.__format__(self, spec)
 
 
 #: How waits due at one virtual instant end (see `Core`).

@@ -35,7 +35,8 @@ class PromptExecutor(futurist.ThreadPoolExecutor):
     """`futurist.ThreadPoolExecutor` with a prompt ``shutdown()``.
 
     Caution: relies on futurist's ``_workers``, ``_work_queue``,
-    ``_shutdown`` and ``_shutdown_lock`` (futurist 3.x).
+    ``_shutdown`` and ``_shutdown_lock`` (futurist 3.3.0 on: see
+    `nova_fixtures._compat`).
     """
 
     def __init__(self, *args: Any, thread_name: str | None = None,

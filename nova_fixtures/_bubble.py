@@ -21,6 +21,7 @@ from typing import Any, Callable
 from nova_fixtures import _core
 from nova_fixtures import _lockdep
 from nova_fixtures import _names
+from nova_fixtures import _paths
 from nova_fixtures import _stacks
 
 __all__ = ['Bubble', 'ClockError', 'DeadlockError', 'site_of',
@@ -45,7 +46,16 @@ _PLUMBING = ('/threading.py', '/queue.py', '/contextlib.py',
              '<frozen ')
 
 
+# NOTE(bubble): in a report's stacks, the messaging layers between a
+# handler and the call it makes are left out too: the user's own
+# ``client.call(...)`` line is the innermost frame shown. They stay in
+# sites: a lock made in oslo.messaging is named where it was made.
+_TRANSPORT = os.path.dirname(os.path.dirname(
+    os.path.realpath(_core.__file__))) + os.sep + 'fake_transport' + os.sep
+_MESSAGING = ('/oslo_messaging/',)
+
 _plumbing_cache: dict[str, bool] = {}
+_noise_cache: dict[str, bool] = {}
 
 
 def _plumbing(filename: str) -> bool:
@@ -54,6 +64,15 @@ def _plumbing(filename: str) -> bool:
         known = _plumbing_cache[filename] = os.path.realpath(
             filename).startswith(_PACKAGE) or any(
                 p in filename for p in _PLUMBING)
+    return known
+
+
+def _noise(filename: str) -> bool:
+    known = _noise_cache.get(filename)
+    if known is None:
+        known = _noise_cache[filename] = _plumbing(filename) or \
+            os.path.realpath(filename).startswith(_TRANSPORT) or any(
+                p in filename for p in _MESSAGING)
     return known
 
 
@@ -103,12 +122,14 @@ def trimmed_stack(frame: Any, limit: int = 8) -> list[str]:
 def trimmed_lines(entries: list[_stacks.Entry], limit: int = 8
                   ) -> list[str]:
     """Report lines for a stack given innermost first (`_stacks`), without
-    plumbing frames, innermost last."""
-    kept = [e for e in entries if not _plumbing(e[0])][:limit]
+    plumbing or messaging frames, innermost last, paths short
+    (`_paths`)."""
+    kept = [e for e in entries if not _noise(e[0])][:limit]
     lines = []
     for filename, lineno, name in reversed(kept):
         line = linecache.getline(filename, lineno).strip()
-        lines.append(f'    {filename}:{lineno} in {name}: {line}'.rstrip())
+        lines.append(f'    {_paths.short(filename)}:{lineno} in {name}: '
+                     f'{line}'.rstrip())
     return lines
 
 
@@ -205,7 +226,7 @@ class Bubble(_core.Core):
         if isinstance(lock, _lockdep.NamedLock):
             return lock.describe()
         name = _names.bound_name(lock)
-        where = getattr(lock, 'site', '') or '?'
+        where = _paths.shown(getattr(lock, 'site', '') or '?')
         # NOTE(bubble): a bare name is a local variable's (``lock``,
         # ``self``): it tells nothing the site doesn't.
         if name is None or '.' not in name:
@@ -213,7 +234,8 @@ class Bubble(_core.Core):
         return f'{name} ({where})'
 
     def held_desc(self, ident: int) -> list[str]:
-        return [f'    holds {self.lock_desc(lock)} (acquired at {site})'
+        return [f'    holds {self.lock_desc(lock)} (acquired at '
+                f'{_paths.shown(site)})'
                 for lock, site in self.holding.get(ident, [])]
 
     def describe(self, headline: str,
@@ -243,7 +265,8 @@ class Bubble(_core.Core):
         if kind == _core.ParkKind.SLEEP:
             state = 'is sleeping'
         elif kind == _core.ParkKind.WAITER:
-            state = (f'waits at {park.obj.site or "?"} (Condition, Event '
+            state = (f'waits at {_paths.shown(park.obj.site or "?")} '
+                     f'(Condition, Event '
                      f'or queue)')
         elif kind == _core.ParkKind.LOCK:
             owner = park.obj.owner
@@ -366,7 +389,7 @@ class Bubble(_core.Core):
                             '?')
             return (f'  "{self.name(waiter)}" waits for '
                     f'{self.lock_desc(obj)}, held by "{self.name(holder)}" '
-                    f'(acquired at {acquired})')
+                    f'(acquired at {_paths.shown(acquired)})')
         if kind == 'rpc':
             return (f'  "{self.name(waiter)}" waits for the reply to '
                     f'{obj.label}, handled by "{self.name(holder)}"')
@@ -531,7 +554,9 @@ class Bubble(_core.Core):
 
     def self_deadlock_text(self, me: int, lock: Any, site: str) -> str:
         return (f'self-deadlock: "{self.name(me)}" acquires the '
-                f'{self.lock_desc(lock)} again, at {site}, while holding it '
+                f'{self.lock_desc(lock)} again, at '
+                f'{_paths.shown(site or "?")}, '
+                f'while holding it '
                 f'(not re-entrant)')
 
     def self_deadlock(self, me: int, lock: Any, site: str) -> DeadlockError:

@@ -8,6 +8,7 @@ import traceback
 import types
 from typing import Any, Iterable
 
+from nova_fixtures import _paths
 from nova_fixtures import _stacks
 from nova_fixtures import clock
 
@@ -42,12 +43,13 @@ def hang_report(buses: Iterable[Any] = (),
         daemon = ' (daemon)' if thread.daemon else ''
         if thread.ident == me and interrupted is not None:
             lines.append(f'  "{thread.name}"{daemon}, interrupted in:')
-            stack = [entry for entry in traceback.extract_tb(interrupted)
-                     if not _runner(entry.filename)]
-            entries = traceback.format_list(stack)
+            stack = [(_paths.short(e.filename), e.lineno, e.name, e.line)
+                     for e in traceback.extract_tb(interrupted)
+                     if not _runner(e.filename)]
+            entries = traceback.StackSummary.from_list(stack).format()
         else:
             lines.append(f'  "{thread.name}"{daemon}:')
-            kept = [(name, line, function,
+            kept = [(_paths.short(name), line, function,
                      linecache.getline(name, line).strip())
                     for name, line, function in
                     reversed(stacks.get(thread.ident or -1, []))

@@ -98,7 +98,23 @@ class TestCallBackUnderALock(DetectorTestCase):
             '  "c1-1" waits for the reply to #2 call rater.rate, handled by '
             '"r1-1"',
             '  "r1-1" waits for the reply to #3 call collector.get_totals, '
-            'handled by "c1-2"'], report.split('\n')[:4])
+            'handled by "c1-2"',
+            # NOTE(tests): each thread's stack ends at the user's line: no
+            # runner, oslo.messaging or transport frames; paths short.
+            '"c1-2":',
+            f'    {sc.TOTALS_TAKES_LOCK} in get_totals: with self._lock:  '
+            f'# totals-takes-lock',
+            '"c1-1":',
+            f'    holds Collector._lock ({sc.COLLECTOR_LOCK}) (acquired at '
+            f'{sc.CLOSE_TAKES_LOCK})',
+            f"    {sc.CLOSE_CALLS} in close_period: return rater.call(ctxt, "
+            f"'rate')  # close-calls",
+            '"r1-1":',
+            f"    {sc.RATE_CALLS} in rate: return collector.call(ctxt, "
+            f"'get_totals')  # rate-calls",
+        ], report.split('\n'))
+        self.assertTrue(sc.COLLECTOR_LOCK.startswith(
+            'examples/gallery/rpc_deadlocks.py:'), sc.COLLECTOR_LOCK)
         if self.CLOCK:
             self.assertEqual(0, self.clock.now())
 

@@ -43,7 +43,7 @@ def hang_report(buses: Iterable[Any] = (),
         daemon = ' (daemon)' if thread.daemon else ''
         if thread.ident == me and interrupted is not None:
             lines.append(f'  "{thread.name}"{daemon}, interrupted in:')
-            stack = [(_paths.short(e.filename), e.lineno, e.name, e.line)
+            stack = [(_paths.short(e.filename), e.lineno or 0, e.name, e.line)
                      for e in traceback.extract_tb(interrupted)
                      if not _runner(e.filename)]
             entries = traceback.StackSummary.from_list(stack).format()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import itertools
 import linecache
 import os
 import weakref
@@ -76,36 +77,84 @@ def _noise(filename: str) -> bool:
     return known
 
 
+# NOTE(bubble): site_of runs at every tracked acquire. Its caches are
+# keyed by id(code), not code (a code object's hash is recomputed from its
+# contents at each lookup); each entry holds its code object, so the id is
+# not reused while the entry lives.
+_plumbing_code: dict[int, tuple[Any, bool]] = {}
+_site_cache: dict[tuple[int, int], tuple[Any, str]] = {}
+
+
+def _user_frame(frame: Any) -> Any:
+    """The innermost frame from ``frame`` out that is not plumbing."""
+    known = _plumbing_code
+    while frame is not None:
+        code = frame.f_code
+        entry = known.get(id(code))
+        if entry is None:
+            if len(known) > 50000:
+                known.clear()
+            entry = known[id(code)] = (code, _plumbing(code.co_filename))
+        if not entry[1]:
+            return frame
+        frame = frame.f_back
+    return None
+
+
 def site_of(frame: Any) -> str:
     """``file:line`` of the innermost frame that is not plumbing."""
-    while frame is not None and _plumbing(frame.f_code.co_filename):
-        frame = frame.f_back
+    frame = _user_frame(frame)
     if frame is None:
         return '?'
-    return f'{frame.f_code.co_filename}:{frame.f_lineno}'
+    # NOTE(bubble): keyed by instruction: f_lineno is computed from it,
+    # at a cost that grows with the function's length.
+    code = frame.f_code
+    key = (id(code), frame.f_lasti)
+    entry = _site_cache.get(key)
+    if entry is None:
+        if len(_site_cache) > 50000:
+            _site_cache.clear()
+        entry = _site_cache[key] = (
+            code, f'{code.co_filename}:{frame.f_lineno}')
+    return entry[1]
+
+
+_class_cache: dict[tuple[int, int], tuple[Any, str]] = {}
 
 
 def class_of(frame: Any) -> str:
     """``file:line:column`` of the innermost frame that is not plumbing.
 
     The column tells apart two locks made on one line (``a, b = Lock(),
-    Lock()``), which lockdep must not merge into one class.
+    Lock()``), which lockdep must not merge into one class. Known by code
+    object and instruction, so each site's column is looked up once.
     """
-    while frame is not None and _plumbing(frame.f_code.co_filename):
-        frame = frame.f_back
+    frame = _user_frame(frame)
     if frame is None:
         return '?'
     code = frame.f_code
+    key = (id(code), frame.f_lasti)
+    entry = _class_cache.get(key)
+    if entry is None:
+        if len(_class_cache) > 50000:
+            _class_cache.clear()
+        entry = _class_cache[key] = (code, _class_text(
+            code, frame.f_lineno, frame.f_lasti))
+    return entry[1]
+
+
+def _class_text(code: Any, lineno: int, lasti: int) -> str:
     if not hasattr(code, 'co_positions'):
         # NOTE(bubble): Python 3.10 has no columns; the bytecode offset
         # tells two calls on one line apart just as well.
-        return f'{code.co_filename}:{frame.f_lineno}:@{frame.f_lasti}'
+        return f'{code.co_filename}:{lineno}:@{lasti}'
     column = 0
-    positions = list(code.co_positions())
-    index = frame.f_lasti // 2
-    if 0 <= index < len(positions) and positions[index][2] is not None:
-        column = positions[index][2]
-    return f'{code.co_filename}:{frame.f_lineno}:{column}'
+    index = lasti // 2
+    position = next(itertools.islice(code.co_positions(), index, None),
+                    None) if index >= 0 else None
+    if position is not None and position[2] is not None:
+        column = position[2]
+    return f'{code.co_filename}:{lineno}:{column}'
 
 
 def trimmed_stack(frame: Any, limit: int = 8) -> list[str]:
@@ -181,6 +230,8 @@ class Bubble(_core.Core):
         self.rpc_requests: dict[str, RpcRequest] = {}
         self.rpc_servers: dict[int, RpcServer] = {}
         self._in_lockdep = False
+        #: (new lock, held locks) class keys the lock graph has seen
+        self._lockdep_seen: set[tuple[Any, ...]] = set()
         # NOTE(bubble): a lock of each lockdep class, to name it in reports.
         self._examples: dict[str, Any] = {}
 
@@ -507,11 +558,26 @@ class Bubble(_core.Core):
     # Held locks and lock order -----------------------------------------------
 
     def note_acquire(self, ident: int, lock: Any, blocking: bool,
-                     stack: Callable[[], str]) -> None:
-        """``ident`` is about to take ``lock``: check the lock order."""
+                     stack: Callable[[], str] | None = None,
+                     frame: Any = None) -> None:
+        """``ident`` is about to take ``lock``: check the lock order.
+
+        The acquiring stack, for a first sighting's report, is ``stack()``
+        or that of ``frame`` (the acquiring caller's).
+        """
         held = self.holding[ident]
         if blocking and self.lockdep is not None and held and \
                 not self._in_lockdep:
+            # NOTE(bubble): the graph learns nothing from a lock taken
+            # under the same classes as before (the common case, a loop):
+            # only a first sighting is passed on.
+            # A concrete lock names its class too (a lockutils name folds
+            # to its class; any other lock's concrete name is its class).
+            concrete = self.concrete_lock
+            key = (concrete(lock), *[concrete(h) for h, _ in held])
+            if key in self._lockdep_seen:
+                return
+            self._lockdep_seen.add(key)
             # NOTE(bubble): a GC callback taking a lock inside this walk
             # re-enters here; its lock order is incidental, skip it.
             self._in_lockdep = True
@@ -527,7 +593,8 @@ class Bubble(_core.Core):
                     [(self.lock_class(h), self.concrete_lock(h), site)
                      for h, site in held],
                     (self.lock_class(lock), self.concrete_lock(lock)),
-                    stack, self._name_of_class)
+                    stack or (lambda: '\n'.join(trimmed_stack(frame))),
+                    self._name_of_class)
             finally:
                 self._in_lockdep = False
 
@@ -573,10 +640,10 @@ class Bubble(_core.Core):
             return lock.lock_class
         return lock.lock_class or lock.site or '?'
 
-    @classmethod
-    def concrete_lock(cls, lock: Any) -> str:
+    @staticmethod
+    def concrete_lock(lock: Any) -> str:
         """``lockutils:<name>`` for a named lock, else its class: a lock
         made by code has no name of its own to tell it from its class."""
         if isinstance(lock, _lockdep.NamedLock):
             return lock.concrete
-        return cls.lock_class(lock)
+        return lock.lock_class or lock.site or '?'

@@ -27,6 +27,7 @@ from fake_transport import faults
 from fake_transport import journal
 from fake_transport import listener as listener_mod
 from fake_transport import registry
+from fake_transport import waits
 from fake_transport import wire
 
 __all__ = ['MemoryDriver']
@@ -112,6 +113,12 @@ class _ReplyWaiter:
                 self._state = 'timed-out'
                 return None
             return reply
+
+    def leave(self) -> None:
+        """The caller stopped waiting (later replies find it gone)."""
+        with self._lock:
+            if self._state == 'waiting':
+                self._state = 'gone'
 
     def wait(self, msg_id: str, topic: str, timeout: float | None,
              call_monitor_timeout: float | None) -> tuple[Any, Any]:
@@ -264,12 +271,35 @@ class MemoryDriver(base.BaseDriver):
             reply_to=waiter, origin=self._origin_on(broker))
         if waiter is None:
             return None
-        result, failure = waiter.wait(msg_id, target.topic, timeout,
-                                      call_monitor_timeout)
+        result, failure = self._wait(waiter, msg_id, target, message,
+                                     timeout, call_monitor_timeout)
         if failure:
             raise self._remote_error(failure,
                                      f'{target.topic}.{msg.get("method")}')
         return wire.loads(result)
+
+    @staticmethod
+    def _wait(waiter: _ReplyWaiter, msg_id: str, target: Any,
+              message: dict[str, Any], timeout: float | None,
+              call_monitor_timeout: float | None) -> tuple[Any, Any]:
+        """Wait for the reply, telling the RPC wait observer (if any)."""
+        observer = waits.current()
+        if observer is None:
+            return waiter.wait(msg_id, target.topic, timeout,
+                               call_monitor_timeout)
+        try:
+            observer.calling(
+                msg_id, f'call {target.topic}.{message.get("method")}')
+            return waiter.wait(msg_id, target.topic, timeout,
+                               call_monitor_timeout)
+        except exceptions.MessagingTimeout as exc:
+            why = observer.timed_out(msg_id)
+            if why is None:
+                raise
+            raise exceptions.MessagingTimeout(f'{exc}: {why}') from None
+        finally:
+            waiter.leave()
+            observer.call_ended(msg_id)
 
     def _remote_error(self, failure: str, where: str) -> Exception:
         """The exception a caller gets for an endpoint's ``failure``."""

@@ -20,6 +20,7 @@ from oslo_messaging._drivers import base
 from oslo_messaging._drivers import common as rpc_common
 
 from fake_transport import broker as broker_mod
+from fake_transport import waits
 from fake_transport import wire
 
 __all__ = ['MemoryListener']
@@ -66,6 +67,15 @@ class _RpcIncoming(base.RpcIncomingMessage):
         # worker thread that runs the endpoint, so between the two whatever
         # that thread publishes was sent by this server.
         broker_mod.set_handling_server(self._listener.server)
+        observer = waits.current()
+        if observer is not None and self._env.reply_to is not None:
+            observer.handling(self.msg_id, id(self._listener),
+                              waits.server_capacity())
+
+    def _handled(self) -> None:
+        observer = waits.current()
+        if observer is not None and self._env.reply_to is not None:
+            observer.handled(self.msg_id)
 
     def requeue(self) -> None:
         """RPC requests are acked before dispatch: nothing to requeue."""
@@ -81,6 +91,7 @@ class _RpcIncoming(base.RpcIncomingMessage):
         if not self._done:
             self._done = True
             self._abandoned = True
+            self._handled()
             self._listener.broker.finish(self._env, 'lost')
 
     def reply(self, reply: Any = None, failure: Any = None) -> None:
@@ -92,6 +103,7 @@ class _RpcIncoming(base.RpcIncomingMessage):
                     'and was dropped')
             return
         self._done = True
+        self._handled()
         self._listener.handled(self._env)
         broker = self._listener.broker
         if self._env.reply_to is not None:
@@ -232,6 +244,14 @@ class MemoryListener(base.Listener):
             incoming = incoming_cls(self, env, ctxt, message)
             with self._lock:
                 self._handling[env] = incoming
+            observer = waits.current()
+            if observer is not None and self._rpc and \
+                    env.reply_to is not None:
+                entry = env.entry
+                observer.queued(
+                    entry.msg_id, f'#{entry.seq} call {entry.topic}.'
+                    f'{entry.method}', self.server or self._queues[0],
+                    id(self))
             if self._batcher is not None:
                 with self._lock:
                     self._batch.append((env, incoming))

@@ -63,7 +63,7 @@ from nova_fixtures import _lockdep
 _compat.require('python')
 
 __all__ = ['ClockError', 'Core', 'DeadlockError', 'LockRole', 'Park',
-           'ParkKind',
+           'ParkKind', 'TIES',
            'SchedulerHooks', 'Waitable', 'get_ident']
 
 get_ident = _thread.get_ident
@@ -112,6 +112,9 @@ class LockRole(_ValueEnum):
     #: a Condition's waiter lock: its timed acquire is the wait
     WAITER = 'waiter'
 
+
+#: How waits due at one virtual instant end (see `Core`).
+TIES = ('ordered', 'together')
 
 # NOTE(core): parks that stand for a wait the core can't see (io_wait,
 # io_listen) for the length of a block.
@@ -231,10 +234,19 @@ class Core:
     :param autojump: jump to the next deadline when all are blocked.
     :param max_virtual: virtual seconds after which the test thread gets
         `ClockError`.
+    :param ties: ``'ordered'``: waits due at the same virtual instant end
+        one at a time, in the order of their deadlines, then of the order
+        the waits began; the next only when every member has parked again.
+        ``'together'``: all at once, so their threads run in the operating
+        system's order. Under a scheduler they end together and the
+        scheduler orders their threads.
     """
 
     def __init__(self, virtual: bool, autojump: bool = True,
-                 max_virtual: float = 3600.0) -> None:
+                 max_virtual: float = 3600.0, ties: str = 'ordered') -> None:
+        if ties not in TIES:
+            raise ValueError(f'ties must be one of '
+                             f'{", ".join(map(repr, TIES))}, got {ties!r}')
         # NOTE(core): typed Any: mypy's RLock lacks the private methods
         # (_is_owned, _release_save, _acquire_restore) used by wait().
         self.mutex: Any = _thread.RLock()
@@ -242,6 +254,7 @@ class Core:
         self.autojump = autojump
         self.max_virtual = max_virtual
         self.max_virtual_ns = to_ns(max_virtual)
+        self.ties = ties
         self.active = True
         self.now_ns = 0
         self.members: dict[int, str] = {}
@@ -606,7 +619,10 @@ class Core:
                     self.on_outsider_stall()
                 return
             self.stalled_on = None
-            # NOTE(core): settle() callers wake before time moves.
+            if self.virtual and self._fire_one_due():
+                return
+            # NOTE(core): settle() callers wake before time moves, once
+            # every wait due now has ended.
             settlers = [p for p in self.parked.values()
                         if p.kind == ParkKind.SETTLE]
             if settlers:
@@ -641,9 +657,25 @@ class Core:
             self._fire_due()
 
     def _fire_due(self) -> None:
+        """End the waits due by now: all of them, or, with ordered ties
+        and no scheduler, the first (`_fire_one_due` ends the others as
+        the members park again)."""
+        if self.ties == 'ordered' and self.sched is None:
+            self._fire_one_due()
+            return
         while self.timers and self.timers[0][0] <= self.now_ns:
             park = heapq.heappop(self.timers)[2]
             self.end(park, granted=False)
+
+    def _fire_one_due(self) -> bool:
+        """End the first wait due by now, if any (mutex held)."""
+        timers = self.timers
+        while timers and timers[0][2].done:
+            heapq.heappop(timers)
+        if not timers or timers[0][0] > self.now_ns:
+            return False
+        self.end(heapq.heappop(timers)[2], granted=False)
+        return True
 
     def advance(self, ns: int) -> None:
         with self.mutex:
@@ -719,6 +751,15 @@ class Core:
         self.abandoning = False
         if deactivate:
             self.active = False
+
+    def interrupt(self, ident: int, error: BaseException) -> bool:
+        """End member ``ident``'s innermost wait with ``error`` (mutex
+        held); False if it is not waiting."""
+        park = self.parked.get(ident)
+        if park is None or park.done or park.kind in _SCOPES:
+            return False
+        self.end(park, granted=False, error=error)
+        return True
 
     def fail_root(self, error: BaseException) -> None:
         """Deliver ``error`` to the test thread's wait (mutex held)."""

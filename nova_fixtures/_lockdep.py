@@ -18,6 +18,8 @@ import dataclasses
 import re
 from typing import Callable, Hashable
 
+from nova_fixtures import _paths
+
 __all__ = ['LockGraph', 'NamedLock', 'fold_ids']
 
 # NOTE(lockdep): an id stands alone: no letter or digit either side, so
@@ -170,17 +172,18 @@ class LockGraph:
 
         def full(c: str) -> str:
             if concrete[c] != c:
-                return f'{concrete[c]} ({c})'
-            return f'{names[c]} ({c})' if names[c] else c
+                return f'{concrete[c]} ({_paths.shown(c)})'
+            return f'{names[c]} ({_paths.shown(c)})' if names[c] \
+                else _paths.shown(c)
 
         def short(c: str) -> str:
-            return names[c] or c
+            return names[c] or _paths.shown(c)
 
         def this(c: str) -> str:
             return concrete[c] if concrete[c] != c else short(c)
 
         chain = ' -> '.join(short(c) for c in reverse)
-        taken = f' (taken at {where})' if where else ''
+        taken = f' (taken at {_paths.shown(where)})' if where else ''
         return (
             f'possible circular locking dependency: {full(new)} is taken '
             f'while holding {full(before)}, but {chain} was taken before\n'

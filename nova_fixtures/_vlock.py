@@ -146,8 +146,8 @@ class VLock:
             elif tracked and park is None:
                 # NOTE(vlock): like a trylock, a timed acquire adds no
                 # lock-order edge: it gives up by itself (back-off).
-                bubble.note_acquire(
-                    me, self, blocking and timeout < 0, _stack_of(caller))
+                bubble.note_acquire(me, self, blocking and timeout < 0,
+                                    frame=caller)
             if not self.locked_:
                 self.locked_ = True
                 self.owner = me
@@ -226,10 +226,6 @@ class VLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
-
-
-def _stack_of(frame: Any) -> Callable[[], str]:
-    return lambda: '\n'.join(_bubble.trimmed_stack(frame))
 
 
 def sleep(bubble: _bubble.Bubble, seconds: float,

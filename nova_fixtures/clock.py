@@ -115,8 +115,10 @@ class ClockFixture(_state.GuardedFixture):
     threads read and wait in real time.
 
     With ``autojump``, whenever every test thread is durably blocked (on a
-    VLock, a Condition, a sleep) time jumps to the earliest deadline; ties
-    fire in the order they were set. A thread blocked on anything else (a
+    VLock, a Condition, a sleep) time jumps to the earliest deadline.
+    Waits due at the same instant end one at a time, in the order they
+    began, each only when every test thread has blocked again (``ties``).
+    A thread blocked on anything else (a
     socket, ``select``, a lock made before the fixture) counts as running:
     time then stalls rather than jump wrongly, and after ``max_real_stall``
     real seconds a report names the thread and where it is (detail
@@ -136,6 +138,9 @@ class ClockFixture(_state.GuardedFixture):
     :param max_virtual: virtual seconds the test may use.
     :param max_real_stall: real seconds of no progress before a report.
     :param start_wall: ``time.time()`` at the start (default: real now).
+    :param ties: ``'ordered'`` (the default) or ``'together'``: waits due
+        at the same instant end all at once, and their threads run in the
+        operating system's order.
     :ivar stalled: an Event set when a stall is reported.
 
     Example::
@@ -147,8 +152,14 @@ class ClockFixture(_state.GuardedFixture):
 
     def __init__(self, autojump: bool = True, max_virtual: float = 3600.0,
                  max_real_stall: float = 5.0,
-                 start_wall: float | None = None) -> None:
+                 start_wall: float | None = None,
+                 ties: str = 'ordered') -> None:
         super().__init__()
+        if ties not in _core.TIES:
+            raise ValueError(f'ties must be one of '
+                             f'{", ".join(map(repr, _core.TIES))}, got '
+                             f'{ties!r}')
+        self.ties = ties
         self.autojump = autojump
         self.max_virtual = max_virtual
         self.max_real_stall = max_real_stall
@@ -169,7 +180,8 @@ class ClockFixture(_state.GuardedFixture):
                 f"don't nest. The active one was set up "
                 f"{_registry.opened_by()}")
         opened_by = _registry.set_up_by()
-        bubble = _bubble.Bubble(True, self.autojump, self.max_virtual)
+        bubble = _bubble.Bubble(True, self.autojump, self.max_virtual,
+                                self.ties)
         self.bubble = bubble
         _registry.forget_stuck()
         self.addDetail('nova-fixtures:clock', _state.lazy_text(self.render))

@@ -12,10 +12,12 @@ from typing import Any, Callable, Hashable, Iterator
 import fixtures
 
 from fake_transport import backend
+from fake_transport import waits
 from nova_fixtures import _bubble
 from nova_fixtures import _instrument
 from nova_fixtures import _lockdep
 from nova_fixtures import _registry
+from nova_fixtures import _rpcwaits
 from nova_fixtures import _state
 from nova_fixtures import clock
 
@@ -52,6 +54,15 @@ class DeadlockFixture(_state.GuardedFixture):
       ``"<thread>" waits for <lock, where it was made>, held by "<thread>"
       (acquired at <where>)``, then what each holds and a stack trimmed of
       runner and library frames.
+    * A wait-for cycle through RPC calls on ``memory://``: a call waits
+      for the thread handling it, and a call queued at a server whose
+      workers are all busy waits for those workers. Though calls time out,
+      the cycle is detected the moment it forms, with each step in the
+      words of the code (``"c1-1" waits for the reply to #12 call
+      rater.rate, handled by "r1-1"``; ``queued at compute-1: 1 of 1
+      workers busy ("compute-1-1")``): with ``rpc='raise'`` the thread
+      whose wait closes it gets `DeadlockError`; with ``rpc='report'`` it
+      is only reported, and the calls' ``MessagingTimeout`` names it.
     * Every test thread blocked and nothing able to wake them (Events,
       Conditions, queues, with no timed wait pending): the test thread gets
       `DeadlockError` listing each thread and where it waits.
@@ -76,6 +87,7 @@ class DeadlockFixture(_state.GuardedFixture):
 
     :param lockdep: check lock order.
     :param on_inversion: ``'fail'`` or ``'record'``.
+    :param rpc: ``'raise'`` or ``'report'`` (see above).
     :param unwind_timeout: seconds the cleanup gives threads that are
         still running, or unwinding from the error it gave them, to exit or
         come to rest; threads at rest in a wait (an idle pool worker) are
@@ -88,12 +100,16 @@ class DeadlockFixture(_state.GuardedFixture):
 
     def __init__(self, lockdep: bool = True,
                  on_inversion: str = 'fail',
-                 unwind_timeout: float = 5.0) -> None:
+                 unwind_timeout: float = 5.0, rpc: str = 'raise') -> None:
         super().__init__()
         if on_inversion not in ('fail', 'record'):
             raise ValueError(
                 f"on_inversion must be 'fail' or 'record', got "
                 f"{on_inversion!r}")
+        if rpc not in ('raise', 'report'):
+            raise ValueError(
+                f"rpc must be 'raise' or 'report', got {rpc!r}")
+        self.rpc = rpc
         self.lockdep = lockdep
         self.on_inversion = on_inversion
         self.unwind_timeout = unwind_timeout
@@ -119,6 +135,8 @@ class DeadlockFixture(_state.GuardedFixture):
         if self._own:
             _instrument.install(self, bubble, _opened_by)
         self._patch_lockutils()
+        self.addCleanup(waits.observe(
+            _rpcwaits.RpcWaits(bubble, self.rpc == 'raise')))
         with bubble.mutex:
             bubble.start_detecting(self.lockdep)
         # NOTE(deadlock): added last, so it runs first: while the teardown

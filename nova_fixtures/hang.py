@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-import sys
+import linecache
 import threading
 import traceback
 import types
 from typing import Any, Iterable
 
+from nova_fixtures import _paths
+from nova_fixtures import _stacks
 from nova_fixtures import clock
 
 __all__ = ['hang_report']
+
+# NOTE(hang): the test runner's own frames (stestr, unittest, testtools,
+# pytest, fixtures) say nothing about the hang.
+_RUNNER = ('/testtools/', '/unittest/', '/fixtures/', '/stestr/',
+           '/subunit/', '/_pytest/', '/pluggy/')
+
+
+def _runner(filename: str) -> bool:
+    return any(part in filename for part in _RUNNER)
 
 
 def hang_report(buses: Iterable[Any] = (),
@@ -23,20 +34,27 @@ def hang_report(buses: Iterable[Any] = (),
         the calling thread (``OS_TEST_TIMEOUT``'s): its stack is shown as
         where that thread was blocked, not the report's own frames.
     """
-    frames = sys._current_frames()
+    # NOTE(hang): other threads' stacks from faulthandler, which makes no
+    # frame objects (walking them crashed CPython 3.12 at exit).
+    stacks = _stacks.all_stacks()
     me = threading.get_ident()
     lines = ['Threads:']
     for thread in sorted(threading.enumerate(), key=lambda t: t.name):
         daemon = ' (daemon)' if thread.daemon else ''
-        frame = frames.get(thread.ident or -1)
         if thread.ident == me and interrupted is not None:
             lines.append(f'  "{thread.name}"{daemon}, interrupted in:')
-            stack = [entry for entry in traceback.extract_tb(interrupted)
-                     if '/fixtures/' not in entry.filename]
-            entries = traceback.format_list(stack)
+            stack = [(_paths.short(e.filename), e.lineno or 0, e.name, e.line)
+                     for e in traceback.extract_tb(interrupted)
+                     if not _runner(e.filename)]
+            entries = traceback.StackSummary.from_list(stack).format()
         else:
             lines.append(f'  "{thread.name}"{daemon}:')
-            entries = traceback.format_stack(frame) if frame else []
+            kept = [(_paths.short(name), line, function,
+                     linecache.getline(name, line).strip())
+                    for name, line, function in
+                    reversed(stacks.get(thread.ident or -1, []))
+                    if not _runner(name)]
+            entries = traceback.StackSummary.from_list(kept).format()
         lines.extend('    ' + line.rstrip().replace('\n', '\n    ')
                      for line in entries[-10:])
     bubble = clock.active_bubble()

@@ -110,6 +110,8 @@ class ServiceFixture(_state.GuardedFixture):
     :param periodic_interval: fixed seconds between periodic runs (default:
         the idle time ``run_periodic_tasks`` returns).
     :param context: the context passed to periodic tasks.
+    :param max_workers: the size of the server's worker pool (default:
+        oslo.messaging's ``executor_thread_pool_size``, 64).
     :ivar server: the oslo.messaging RPC server, while running.
     :ivar conf: a private ``cfg.ConfigOpts`` with ``host`` set, for the
         manager to read.
@@ -128,8 +130,14 @@ class ServiceFixture(_state.GuardedFixture):
                  periodic: bool | None = None,
                  periodic_interval: float | None = None,
                  context: Any = None, exchange: str | None = None,
-                 start: bool = True) -> None:
+                 start: bool = True, max_workers: int | None = None) -> None:
         super().__init__()
+        if max_workers is not None and (
+                not isinstance(max_workers, int) or
+                isinstance(max_workers, bool) or max_workers < 1):
+            raise ValueError(f'max_workers must be an int >= 1 or None, '
+                             f'got {max_workers!r}')
+        self.max_workers = max_workers
         if not public_methods(manager):
             raise ValueError(
                 f'manager {type(manager).__name__} has no public methods to '
@@ -204,7 +212,7 @@ class ServiceFixture(_state.GuardedFixture):
             server = executor_mod.prompt(oslo_messaging.get_rpc_server(
                 self.transport, target, [self.manager] + self._endpoints),
                 name=self.host)
-            server.start()
+            server.start(override_pool_size=self.max_workers)
         except BaseException:
             self._release()
             raise

@@ -216,3 +216,39 @@ def test_marked():
 
 def test_plugin_is_loaded_from_its_entry_point(pytestconfig):
     assert pytestconfig.pluginmanager.has_plugin('nova_fixtures')
+
+
+def test_ties_are_ordered_and_the_marker_restores_together(inner):
+    result = inner('''
+import threading
+import time
+
+import pytest
+
+
+def polls_seen_by_the_tests_sleep():
+    polls, stop = [], threading.Event()
+
+    def poller():
+        while not stop.wait(600):
+            polls.append(1)
+
+    thread = threading.Thread(target=poller)
+    thread.start()
+    time.sleep(3600)  # allow-sleep: virtual time (the nova_clock marker)
+    seen = len(polls)
+    stop.set()
+    thread.join()
+    return seen
+
+
+@pytest.mark.nova_clock()
+def test_ordered():
+    assert polls_seen_by_the_tests_sleep() == 5
+
+
+@pytest.mark.nova_clock(ties='together')
+def test_together_is_accepted():
+    assert polls_seen_by_the_tests_sleep() in (5, 6)
+''')
+    result.assert_outcomes(passed=2)

@@ -1,6 +1,7 @@
 """DeadlockFixture on small deliberate deadlocks, reports asserted exactly.
 """
 
+import os
 import _thread
 import concurrent.futures
 import queue
@@ -15,7 +16,9 @@ import testtools
 import nova_fixtures
 from tests.unit.nova_fixtures.waits import wait_until_queued
 
-HERE = __file__
+# Reports name files below their sys.path entry: the tests run from the
+# repository's root.
+HERE = os.path.relpath(__file__)
 
 
 def line_here():
@@ -362,8 +365,8 @@ class TestLockOrder(DeadlockTestCase):
         first, one, another = report.split('\n')[:3]
         self.assertTrue(first.startswith(
             f'possible circular locking dependency: Engine._ledger '
-            f'({HERE}:{made + 1}:'), first)
-        self.assertIn(f') is taken while holding Engine._lock ({HERE}:{made}:',
+            f'({HERE}:{made + 1})'), first)
+        self.assertIn(f' is taken while holding Engine._lock ({HERE}:{made}),',
                       first)
         self.assertTrue(first.endswith(
             ', but Engine._ledger -> Engine._lock was taken before'), first)

@@ -1,11 +1,17 @@
 """The hang report a TestCase attaches when OS_TEST_TIMEOUT fires."""
 
+import os
 import threading
 
 import fixtures
 import testtools
 
 import nova_fixtures
+
+
+# Reports name files below their sys.path entry: the tests run from the
+# repository's root.
+HERE = os.path.relpath(__file__)
 
 
 class Echo:
@@ -22,6 +28,8 @@ def blocked_in_a_call():
 class TestHangReport(testtools.TestCase):
 
     def test_timeout_attaches_threads_locks_bus_and_clock(self):
+        hold_and_wait_line = None
+
         class Inner(nova_fixtures.TestCase):
             USE_CLOCK = True
             DETECT_DEADLOCKS = True
@@ -33,6 +41,9 @@ class TestHangReport(testtools.TestCase):
                 def hold_and_wait():
                     with lock:
                         gate.wait()
+
+                nonlocal hold_and_wait_line
+                hold_and_wait_line = hold_and_wait.__code__.co_firstlineno + 2
 
                 worker = threading.Thread(target=hold_and_wait,
                                           name='stuck-worker')
@@ -64,9 +75,18 @@ class TestHangReport(testtools.TestCase):
         main = main.split('\n  "')[0]
         line = blocked_in_a_call.__code__.co_firstlineno + 3
         self.assertTrue(main.endswith(
-            f'    File "{__file__}", line {line}, in blocked_in_a_call\n'
+            f'    File "{HERE}", line {line}, in blocked_in_a_call\n'
             f'        raise fixtures.TimeoutException()'), main)
         self.assertNotIn('hang_report', main)
+        # NOTE(tests): other threads' stacks, from faulthandler, show their
+        # own code with its source, and no runner frames anywhere.
+        threads = report.split('Test threads')[0]
+        worker = threads.split('  "stuck-worker":\n')[1].split('\n  "')[0]
+        self.assertIn(f'    File "{HERE}", line '
+                      f'{hold_and_wait_line}, in hold_and_wait\n'
+                      f'        gate.wait()', worker)
+        for runner in ('/testtools/', '/unittest/', '/stestr/'):
+            self.assertNotIn(runner, threads)
 
     def test_other_failures_get_no_hang_report(self):
         class Inner(nova_fixtures.TestCase):

@@ -1,5 +1,6 @@
 """Lock classes: ids folded out of lockutils names for the lock order."""
 
+import os
 import sys
 import threading
 
@@ -10,7 +11,9 @@ import nova_fixtures
 from nova_fixtures._lockdep import fold_ids
 from tests.unit.nova_fixtures import test_deadlock
 
-HERE = __file__
+# Reports name files below their sys.path entry: the tests run from the
+# repository's root.
+HERE = os.path.relpath(__file__)
 UUID_A = '6f3e2d4c-0b8a-4a56-9f1e-2c7d8b9a0e11'
 UUID_B = '0d9c8b7a-6f5e-4d3c-8b2a-19f8e7d6c5b4'
 UUID_C = 'c0ffee00-1234-4abc-9def-0123456789ab'

@@ -1,5 +1,6 @@
 """ThreadLeakFixture and NoEventletFixture."""
 
+import os
 import subprocess
 import sys
 import threading
@@ -7,6 +8,11 @@ import threading
 import testtools
 
 import nova_fixtures
+
+
+# Reports name files below their sys.path entry: the tests run from the
+# repository's root.
+HERE = os.path.relpath(__file__)
 
 
 def start_parked_thread(release):
@@ -60,7 +66,7 @@ class TestThreadLeakFixture(testtools.TestCase):
             "1 thread(s) left running: 'stuck-forever'\n"
             "Thread 'stuck-forever' (non-daemon) started at:\n"), message)
         self.assertIn(
-            f"and, when the clock stopped, waits at {__file__}:{line} "
+            f"and, when the clock stopped, waits at {HERE}:{line} "
             f"(Condition, Event or queue)\nis now at:\n", message)
         self.assertIn(f'line {line}, in stuck\n    forever.wait()', message)
 

@@ -1,6 +1,7 @@
 """apply_clock: an unedited suite runs on virtual time."""
 
 import copy
+import os
 import sys
 import threading
 import time
@@ -12,6 +13,11 @@ import testtools
 from nova_fixtures import clock
 from nova_fixtures import deadlock
 from nova_fixtures import virtual_time
+
+
+# Reports name files below their sys.path entry: the tests run from the
+# repository's root.
+HERE = os.path.relpath(__file__)
 
 
 def unaware_case():
@@ -298,7 +304,7 @@ class TestAlreadyActive(testtools.TestCase):
             "a ClockFixture is already active in this process; clocks don't "
             f"nest. The active one was set up by {self.id()} at:", lines[0])
         self.assertEqual(
-            f'    {__file__}:{self.opened_on_line} in open_clock_here: '
+            f'    {HERE}:{self.opened_on_line} in open_clock_here: '
             f'fixture.setUp()', lines[-1])
         self.assertTrue(lines[-2].endswith(
             ' in test_second_clock_names_the_test_and_where_the_first_was_'
@@ -315,7 +321,7 @@ class TestAlreadyActive(testtools.TestCase):
             "a DeadlockFixture is already active; they don't nest. The "
             f"active one was set up by {self.id()} at:", lines[0])
         self.assertEqual(
-            f'    {__file__}:{self.opened_on_line} in '
+            f'    {HERE}:{self.opened_on_line} in '
             f'open_deadlock_fixture_here: fixture.setUp()', lines[-1])
 
     def test_a_clock_a_wrapped_test_left_open_names_that_test(self):
@@ -364,7 +370,7 @@ class TestAlreadyActive(testtools.TestCase):
             "a ClockFixture is already active in this process; clocks don't "
             "nest. The active one was set up at:", lines[0])
         self.assertEqual(
-            f'    {__file__}:{where[0]} in open_clock_in_a_thread: '
+            f'    {HERE}:{where[0]} in open_clock_in_a_thread: '
             f'with clock.ClockFixture():', lines[-1])
 
 

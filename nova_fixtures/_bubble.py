@@ -614,7 +614,11 @@ class Bubble(_core.Core):
             return
         held = self.holding.get(ident)
         if held:
-            for i in range(len(held) - 1, -1, -1):
+            if held[-1][0] is lock:
+                # NOTE(bubble): the usual case: the last lock taken.
+                held.pop()
+                return
+            for i in range(len(held) - 2, -1, -1):
                 if held[i][0] is lock:
                     del held[i]
                     break

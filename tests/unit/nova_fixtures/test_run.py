@@ -2,6 +2,7 @@
 
 import io
 import os
+import re
 import subprocess
 import sys
 
@@ -218,3 +219,35 @@ class TestFakeDifferencesReport(testtools.TestCase):
             "python -m nova_fixtures.run: error: --fake-compat keeps fake:'s "
             "behaviour on the memory transport: give --transport memory too",
             done.stderr.strip().splitlines()[-1])
+
+
+class TestRpcDeadlock(testtools.TestCase):
+    """A cycle through RPC calls, in a suite that knows nothing of the
+    library, named by ``--deadlocks`` the moment it forms."""
+
+    def run_suite(self, options):
+        done = run_in_child(self, options, ['check_rpc_deadlock'])
+        # NOTE(test_run): executor threads are numbered as they start.
+        return done, re.sub(r'"Thread-\d+"', '"T"', done.stdout)
+
+    def assert_named(self, done, out):
+        self.assertEqual(1, done.returncode)
+        self.assertIn(
+            'DeadlockError: deadlock: a cycle of 3 thread(s) waiting for '
+            'each other:\n'
+            '  "T" waits for Collector._lock (check_rpc_deadlock.py:22), '
+            'held by "T" (acquired at check_rpc_deadlock.py:25)\n'
+            '  "T" waits for the reply to #2 call rater.rate, handled by '
+            '"T"\n'
+            '  "T" waits for the reply to #3 call collector.get_totals, '
+            'handled by "T"\n', out)
+        self.assertNotIn('MessagingTimeout', out)
+
+    def test_on_real_time(self):
+        self.assert_named(*self.run_suite(['--transport', 'memory',
+                                           '--deadlocks']))
+
+    def test_on_the_clock(self):
+        done, out = self.run_suite(['--transport', 'memory', '--clock',
+                                    '--deadlocks'])
+        self.assert_named(done, out)

@@ -285,9 +285,13 @@ class Bubble(_core.Core):
         return f'{name} ({where})'
 
     def held_desc(self, ident: int) -> list[str]:
+        # NOTE(bubble): a lock the messaging layers took (a reply queue's,
+        # held for an instant on the way into its wait) is left out, as
+        # their frames are: whether a report catches it is timing.
         return [f'    holds {self.lock_desc(lock)} (acquired at '
                 f'{_paths.shown(site)})'
-                for lock, site in self.holding.get(ident, [])]
+                for lock, site in self.holding.get(ident, [])
+                if not _noise(site.rsplit(':', 1)[0])]
 
     def describe(self, headline: str,
                  members: dict[int, str] | None = None) -> str:

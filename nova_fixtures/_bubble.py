@@ -101,22 +101,33 @@ def _user_frame(frame: Any) -> Any:
     return None
 
 
+def _by_instruction(cache: dict[tuple[int, int], tuple[Any, str]],
+                    frame: Any, make: Callable[[Any, Any], str]) -> str:
+    """``make(code, frame)`` for ``frame``'s instruction, made once.
+
+    Keyed by instruction, not line: f_lineno is computed from it, at a cost
+    that grows with the function's length.
+    """
+    code = frame.f_code
+    key = (id(code), frame.f_lasti)
+    entry = cache.get(key)
+    if entry is None:
+        if len(cache) > 50000:
+            cache.clear()
+        entry = cache[key] = (code, make(code, frame))
+    return entry[1]
+
+
 def site_of(frame: Any) -> str:
     """``file:line`` of the innermost frame that is not plumbing."""
     frame = _user_frame(frame)
     if frame is None:
         return '?'
-    # NOTE(bubble): keyed by instruction: f_lineno is computed from it,
-    # at a cost that grows with the function's length.
-    code = frame.f_code
-    key = (id(code), frame.f_lasti)
-    entry = _site_cache.get(key)
-    if entry is None:
-        if len(_site_cache) > 50000:
-            _site_cache.clear()
-        entry = _site_cache[key] = (
-            code, f'{code.co_filename}:{frame.f_lineno}')
-    return entry[1]
+    return _by_instruction(_site_cache, frame, _site_text)
+
+
+def _site_text(code: Any, frame: Any) -> str:
+    return f'{code.co_filename}:{frame.f_lineno}'
 
 
 _class_cache: dict[tuple[int, int], tuple[Any, str]] = {}
@@ -132,18 +143,11 @@ def class_of(frame: Any) -> str:
     frame = _user_frame(frame)
     if frame is None:
         return '?'
-    code = frame.f_code
-    key = (id(code), frame.f_lasti)
-    entry = _class_cache.get(key)
-    if entry is None:
-        if len(_class_cache) > 50000:
-            _class_cache.clear()
-        entry = _class_cache[key] = (code, _class_text(
-            code, frame.f_lineno, frame.f_lasti))
-    return entry[1]
+    return _by_instruction(_class_cache, frame, _class_text)
 
 
-def _class_text(code: Any, lineno: int, lasti: int) -> str:
+def _class_text(code: Any, frame: Any) -> str:
+    lineno, lasti = frame.f_lineno, frame.f_lasti
     if not hasattr(code, 'co_positions'):
         # NOTE(bubble): Python 3.10 has no columns; the bytecode offset
         # tells two calls on one line apart just as well.

@@ -41,6 +41,7 @@ class TestOrderedTies(testtools.TestCase):
 
         thread = self.start(poller, 'poller')
         self.addCleanup(stop.set)
+        # NOTE(tests): on the clock: an hour of virtual time, no real wait.
         time.sleep(3600)
         self.assertEqual((5, True), (len(polls), parked(thread)))
 

@@ -136,7 +136,10 @@ def unhashed() -> str:
 
 def summary(result: Any) -> str:
     """A `nova_fixtures.schedule.ScheduleResult` in a few lines."""
-    lines = [f'seed {result.seed} ({result.strategy}): {result.steps} '
+    token = getattr(result, 'token', '')
+    name = f'schedule {token}' if token else \
+        f'seed {result.seed} ({result.strategy})'
+    lines = [f'{name}: {result.steps} '
              f'steps, {result.switches} switches, {result.preemptions} '
              f'preemptions; trace {result.fingerprint}, journal '
              f'{result.journal} ({result.journal_entries} entries)']

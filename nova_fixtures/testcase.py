@@ -36,7 +36,8 @@ class TestCase(base.BaseTestCase):
       virtual time.
     * ``DETECT_DEADLOCKS = True`` adds ``self.deadlocks``, a
       `DeadlockFixture` (after the clock, before the bus).
-    * ``SCHEDULE_SEED = <int>`` runs the test's threads one at a time in
+    * ``SCHEDULE_SEED = <int>`` (or a token the hunt printed,
+      ``'pct-d3-k16-4'``) runs the test's threads one at a time in
       the order the seed picks (``self.schedule``, a `ScheduleFixture`
       right after the clock, which it implies; ``SCHEDULE_OPTIONS`` for
       its other arguments). A schedule asked for by ``python -m
@@ -68,7 +69,7 @@ class TestCase(base.BaseTestCase):
     DETECT_DEADLOCKS = False
     CLOCK_OPTIONS: Mapping[str, Any] = {}
     DEADLOCK_OPTIONS: Mapping[str, Any] = {}
-    SCHEDULE_SEED: int | None = None
+    SCHEDULE_SEED: int | str | None = None
     SCHEDULE_OPTIONS: Mapping[str, Any] = {}
     TRANSPORT_OPTIONS: Mapping[str, Any] = {}
 

@@ -58,6 +58,7 @@ class _Collector:
         self.items: list[str] = []
         self.collect_errors: list[str] = []
         self.reports: list[Any] = []
+        self.raised: dict[str, str] = {}
         self.test = test
         self.fixture_error = ''
 
@@ -70,6 +71,10 @@ class _Collector:
 
     def pytest_runtest_logreport(self, report: Any) -> None:
         self.reports.append(report)
+
+    def pytest_runtest_makereport(self, item: Any, call: Any) -> None:
+        if call.excinfo is not None:
+            self.raised.setdefault(call.when, call.excinfo.typename)
 
     @contextlib.contextmanager
     def _fixtures_for(self, item: Any) -> Iterator[None]:
@@ -143,12 +148,16 @@ class PytestTest:
         import pytest
 
         collector = _Collector()
-        with _quiet():
+        with _quiet() as errors:
             code = pytest.main([self.node_id, '--collect-only', '-q'] +
                                _options(), plugins=[collector])
         if collector.collect_errors:
             raise LookupError(collector.collect_errors[0].strip()
                               .splitlines()[-1])
+        said = errors.getvalue()
+        if code == pytest.ExitCode.USAGE_ERROR and 'ERROR' in said:
+            said = said[said.index('ERROR'):]
+            raise LookupError(f'pytest says: {" ".join(said.split())}')
         if code not in (pytest.ExitCode.OK,
                         pytest.ExitCode.NO_TESTS_COLLECTED):
             raise LookupError(f'pytest could not collect it (exit status '
@@ -175,10 +184,11 @@ class PytestTest:
             report = failed[0]
             text = report.longreprtext.rstrip()
             crash = getattr(report.longrepr, 'reprcrash', None)
-            if crash is not None:
-                # NOTE(hunt_pytest): the exception's line last, where
-                # the hunt reads a failure's kind, as in a traceback.
-                text += f'\n{crash.message.splitlines()[0]}'
+            message = crash.message.splitlines()[0] if crash else ''
+            # NOTE(hunt_pytest): the exception last, as a traceback ends:
+            # the hunt reads a failure's kind there.
+            text += f'\n{collector.raised.get(report.when, "Error")}: ' \
+                f'{message}'
             problems = result.failures if report.when == 'call' \
                 else result.errors
             problems.append((self, text))  # type: ignore[arg-type]
@@ -197,9 +207,11 @@ class PytestTest:
 
 
 @contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """pytest's terminal output (written to ``sys.stdout``) discarded."""
+def _quiet() -> Iterator[io.StringIO]:
+    """pytest's terminal output (written to ``sys.stdout``) discarded, and
+    what it writes to ``sys.stderr`` (usage errors) kept."""
+    errors = io.StringIO()
     with open(os.devnull, 'w') as devnull, \
             contextlib.redirect_stdout(devnull), \
-            contextlib.redirect_stderr(io.StringIO()):
-        yield
+            contextlib.redirect_stderr(errors):
+        yield errors

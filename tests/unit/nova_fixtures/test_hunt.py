@@ -309,7 +309,7 @@ class TestHuntPytest(HuntTestCase):
         token = re.search(r'fails under seed \d+ \(pct, depth 3, \d+ '
                           r'steps\): schedule (pct-d3-k\d+-\d+)\n',
                           done.stdout).group(1)
-        self.assertIn("AssertionError: assert 1 == 2", done.stdout)
+        self.assertIn("\nAssertionError: assert 1 == 2\n", done.stdout)
         self.assertIn(f"PYTHONHASHSEED=0 python -m nova_fixtures.hunt "
                       f"'{PYTEST_SUBJECT}' --replay {token}", done.stdout)
         self.assertIn(f"or in pytest, with PYTHONHASHSEED=0: mark the test "
@@ -332,6 +332,8 @@ class TestHuntPytest(HuntTestCase):
                          '::test_nothing')
         self.assertEqual(2, done.returncode)
         self.assertEqual(
-            "hunt: 'tests/unit/nova_fixtures/hunt_pytest_subject.py::"
-            "test_nothing' names 0 tests; give the node id of one",
+            f"hunt: no test 'tests/unit/nova_fixtures/hunt_pytest_subject."
+            f"py::test_nothing': pytest says: ERROR: not found: {ROOT}/tests"
+            f"/unit/nova_fixtures/hunt_pytest_subject.py::test_nothing (no "
+            f"match in any of [<Module hunt_pytest_subject.py>])",
             done.stderr.strip())

@@ -51,6 +51,7 @@ Example::
 
 from __future__ import annotations
 
+import types
 from typing import Any, Callable, Iterator, TYPE_CHECKING
 
 import pytest
@@ -64,7 +65,7 @@ if TYPE_CHECKING:
     from nova_fixtures import transport as transport_mod
 
 __all__ = ['pytest_configure', 'pytest_runtest_makereport',
-           'pytest_terminal_summary']
+           'pytest_terminal_summary', 'pytest_timeout_set_timer']
 
 _MARKERS = (
     'nova_clock(**kwargs): run the test on a nova_fixtures.ClockFixture '
@@ -138,6 +139,9 @@ class _Env:
 
         from nova_fixtures import fake_differences
 
+        from nova_fixtures import _abandon
+
+        _abandon.clear()
         self.nodeid = item.nodeid
         self.first_difference = fake_differences.count()
         self.redirect: Any = None
@@ -205,13 +209,15 @@ class _Env:
             [d.line() for d in fake_differences.since(self.first_difference)
              if d.test == self.nodeid])
 
-    def sections(self, timed_out: bool) -> list[tuple[str, str]]:
+    def sections(self, timed_out: bool,
+                 interrupted: types.TracebackType | None = None
+                 ) -> list[tuple[str, str]]:
         found = []
         if timed_out:
             from nova_fixtures import hang
 
             found.append(('nova-fixtures:hang-report',
-                          hang.hang_report(self.bus_views())))
+                          hang.hang_report(self.bus_views(), interrupted)))
         for record in self.buses:
             found.append((f'fake-transport:journal {record.url}',
                           record.render()))
@@ -357,10 +363,41 @@ def pytest_runtest_makereport(item: pytest.Item,
     if env is None or call.excinfo is None or \
             call.excinfo.errisinstance(pytest.skip.Exception):
         return
-    timed_out = call.when == 'call' and \
-        str(call.excinfo.value).startswith('Timeout >')
-    for key, content in env.sections(timed_out):
+    from nova_fixtures import _pytest_timeout
+
+    timed_out = _pytest_timeout.timed_out(call.excinfo)
+    for key, content in env.sections(timed_out, call.excinfo.tb):
         item.add_report_section(call.when, key, content)
+    if timed_out:
+        from nova_fixtures import _abandon
+
+        # NOTE(pytest): after the report: it wakes the stuck callers.
+        _abandon.abandon('the test timed out')
+
+
+def _uses_library(item: pytest.Item) -> bool:
+    return '_nova_env' in getattr(item, 'fixturenames', ()) or \
+        _has_marker(item)
+
+
+def _hang_report(item: pytest.Item) -> str:
+    from nova_fixtures import hang
+
+    env = item.stash.get(_ENV, None)
+    return hang.hang_report(env.bus_views() if env is not None else ())
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> Any:
+    """pytest-timeout's thread method, for a test that uses the library:
+    its timer writes the hang report before pytest-timeout's own dump
+    and exit (see `nova_fixtures._pytest_timeout`)."""
+    if not _uses_library(item):
+        return None
+    from nova_fixtures import _pytest_timeout
+
+    return _pytest_timeout.set_timer(item, settings,
+                                     lambda: _hang_report(item))
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -22,6 +22,7 @@ from fake_transport import journal
 from nova_fixtures import _bubble
 from nova_fixtures import _core
 from nova_fixtures import _follow
+from nova_fixtures import _hints
 from nova_fixtures import _instrument
 from nova_fixtures import _registry
 from nova_fixtures import _state
@@ -183,6 +184,8 @@ class ClockFixture(_state.GuardedFixture):
         bubble = _bubble.Bubble(True, self.autojump, self.max_virtual,
                                 self.ties)
         self.bubble = bubble
+        bubble.budget_hint = _hints.how_to_set(
+            self, 'max_virtual', bubble.budget_hint)
         _registry.forget_stuck()
         self.addDetail('nova-fixtures:clock', _state.lazy_text(self.render))
         self._start_watchdog()
@@ -335,8 +338,7 @@ class ClockFixture(_state.GuardedFixture):
             raise ClockError(
                 f'advance({seconds!r}) would pass the virtual time budget '
                 f'of {bubble.max_virtual:g} s (now {bubble.now:g} s); '
-                f'raise it with ClockFixture(max_virtual=...) or '
-                f'TestCase.CLOCK_OPTIONS')
+                f'raise it with {bubble.budget_hint}')
         bubble.advance(_core.to_ns(seconds))
 
     def settle(self) -> None:

@@ -52,7 +52,7 @@ Example::
 from __future__ import annotations
 
 import types
-from typing import Any, Callable, Iterator, TYPE_CHECKING
+from typing import Any, Callable, Iterator, TYPE_CHECKING, TypeVar
 
 import pytest
 
@@ -87,6 +87,18 @@ def _wanted(item: Any, marker_name: str,
     if marker is not None:
         return tuple(marker.args), dict(marker.kwargs)
     return ((), {}) if requested else None
+
+
+_F = TypeVar('_F')
+
+
+def _hinted(fixture: _F, marker: str) -> _F:
+    """``fixture``, whose error messages name ``marker`` as the way to
+    change its settings (`nova_fixtures._hints`)."""
+    from nova_fixtures import _hints
+
+    _hints.set_up_by_marker(fixture, marker)
+    return fixture
 
 
 class _BusRecord:
@@ -156,17 +168,20 @@ class _Env:
             leaks = item.get_closest_marker('nova_thread_leaks')
             leak_kw = dict(leaks.kwargs) if leaks is not None else {}
             if leak_kw.pop('check', True):
-                self.root.useFixture(threads.ThreadLeakFixture(**leak_kw))
+                self.root.useFixture(_hinted(
+                    threads.ThreadLeakFixture(**leak_kw), 'nova_thread_leaks'))
             self.root.useFixture(eventlet_guard.NoEventletFixture())
             wanted = _wanted(item, 'nova_clock', wants_clock)
             if wanted is not None:
-                self.clock = self.root.useFixture(
-                    clock_mod.ClockFixture(*wanted[0], **wanted[1]))
+                self.clock = self.root.useFixture(_hinted(
+                    clock_mod.ClockFixture(*wanted[0], **wanted[1]),
+                    'nova_clock'))
                 self.root.addCleanup(self._snapshot_clock)
             wanted = _wanted(item, 'nova_deadlocks', wants_deadlocks)
             if wanted is not None:
-                self.deadlocks = self.root.useFixture(
-                    deadlock_mod.DeadlockFixture(*wanted[0], **wanted[1]))
+                self.deadlocks = self.root.useFixture(_hinted(
+                    deadlock_mod.DeadlockFixture(*wanted[0], **wanted[1]),
+                    'nova_deadlocks'))
                 self.root.addCleanup(self._snapshot_deadlocks)
         except BaseException:
             self.root.cleanUp()

@@ -19,6 +19,7 @@ from typing import Iterator
 
 from fake_transport import backend
 from fake_transport import journal
+from nova_fixtures import _abandon
 from nova_fixtures import _bubble
 from nova_fixtures import _core
 from nova_fixtures import _follow
@@ -231,6 +232,11 @@ class ClockFixture(_state.GuardedFixture):
         _registry.deactivate(bubble)
         if stuck is not None:
             LOG.warning('%s', stuck)
+        if isinstance(bubble.failure, ClockError):
+            # NOTE(clock): the budget ran out: the threads still waiting
+            # on a timer past it are left to their real-time waits, not
+            # waited for (see nova_fixtures._abandon).
+            _abandon.abandon('the virtual time budget was exceeded')
         if bubble.failure is not None and not bubble.failure_delivered:
             raise bubble.failure
 

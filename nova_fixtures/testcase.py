@@ -9,6 +9,7 @@ import fixtures
 from oslotest import base
 import testtools.content
 
+from nova_fixtures import _abandon
 from nova_fixtures import clock as clock_mod
 from nova_fixtures import deadlock
 from nova_fixtures import eventlet_guard
@@ -74,6 +75,7 @@ class TestCase(base.BaseTestCase):
 
     def setUp(self) -> None:
         super().setUp()
+        _abandon.clear()
         self.buses: list[transport_mod.TransportFixture] = []
         self.addOnException(self._attach_hang_report)
         if self.FORBID_EVENTLET:
@@ -103,6 +105,8 @@ class TestCase(base.BaseTestCase):
                            testtools.content.text_content(
                                hang.hang_report(self.buses,
                                                 interrupted=exc_info[2])))
+            # NOTE(testcase): after the report: it wakes the stuck callers.
+            _abandon.abandon('the test timed out')
 
     def start_service(self, manager: Any, topic: str, host: str,
                       bus: transport_mod.TransportFixture | None = None,

@@ -37,9 +37,36 @@ keyword arguments go to `ThreadLeakFixture` (``grace``, ``ignore``).
 
 When such a test fails (setup, call or teardown), the report gets the
 sections ``fake-transport:journal <url>`` (one per bus),
-``nova-fixtures:clock`` and ``nova-fixtures:deadlocks``; a pytest-timeout
-failure (``Timeout >...``) also gets ``nova-fixtures:hang-report``, taken
-while the stuck threads are still stuck.
+``nova-fixtures:clock`` and ``nova-fixtures:deadlocks``.
+
+pytest-timeout (2.1 or newer): a test that uses the library and times out
+gets a hang report (`nova_fixtures.hang`: every thread's stack, the locks
+test threads hold and wait for, the messages in flight on the test's
+buses, the clock), taken while the stuck threads are still stuck:
+
+* ``timeout_method=signal`` (pytest-timeout fails the test with ``Failed:
+  Timeout (>2.0s) from pytest-timeout.``; 1.x's ``Timeout >2.0s`` too):
+  the report section ``nova-fixtures:hang-report``, the main thread shown
+  where the timeout interrupted it.
+* ``timeout_method=thread`` (pytest-timeout dumps the stacks and ends the
+  process with ``os._exit(1)``): the report is written to the terminal,
+  under ``+ nova-fixtures:hang-report <test id> +``, just before
+  pytest-timeout's own ``Timeout`` dump. The plugin implements
+  pytest-timeout's ``pytest_timeout_set_timer`` hook for the tests that
+  use the library: pytest-timeout's timer, writing the report first.
+
+Then the test is over, and its teardown waits for nothing it left stuck:
+every RPC call still waiting for a reply on a ``memory://`` bus ends at
+once with ``MessagingTimeout`` (``... the test timed out; the test is
+over``), so the handlers blocked in one unwind and the services stop
+without waiting the calls' timeouts out; the thread-leak check neither
+waits its grace for threads still running nor fails the test a second time
+(it logs them as a warning). The same holds after the clock's virtual time
+budget ran out: ``ClockError`` is the test's only error.
+
+Error messages that tell how to change a setting name the marker, for the
+fixtures the plugin sets up: ``virtual time budget of 3600 s exceeded ...;
+raise it with @pytest.mark.nova_clock(max_virtual=...)``.
 
 Example::
 

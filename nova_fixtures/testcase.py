@@ -46,6 +46,10 @@ class TestCase(base.BaseTestCase):
       ``nova-fixtures:hang-report``): every thread's stack, the locks test
       threads hold and wait for, the messages in flight on every bus the
       test registered (``self.buses``), the clock; taken before cleanups.
+      Then the RPC calls still waiting on a ``memory://`` bus end at once
+      (``MessagingTimeout``), so that cleanups do not wait their timeouts
+      out, and the thread-leak check only logs the threads left running
+      (see `ThreadLeakFixture`; likewise after the clock's budget ran out).
     * ``FAIL_ON_UNCONSUMED = True`` fails a test that leaves messages
       nobody consumed on ``self.bus``.
     * ``CLOCK_OPTIONS``, ``DEADLOCK_OPTIONS`` and ``TRANSPORT_OPTIONS``:

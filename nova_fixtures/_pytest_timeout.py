@@ -16,7 +16,6 @@ report, with either method.
 
 from __future__ import annotations
 
-import importlib
 import re
 import threading
 import traceback
@@ -49,8 +48,8 @@ def set_timer(item: pytest.Item, settings: Any,
             threading.current_thread() is threading.main_thread():
         return None
     # NOTE(pytest-timeout): imported here: this hook only runs when it is
-    # loaded (it declares the hook). It ships no type information.
-    pytest_timeout: Any = importlib.import_module('pytest_timeout')
+    # loaded (it declares the hook).
+    import pytest_timeout
 
     def expire() -> None:
         if settings.disable_debugger_detection or \

@@ -171,6 +171,7 @@ class _Env:
                  wants_deadlocks: bool) -> None:
         import fixtures
 
+        from nova_fixtures import _abandon
         from nova_fixtures import clock as clock_mod
         from nova_fixtures import deadlock as deadlock_mod
         from nova_fixtures import eventlet_guard
@@ -178,8 +179,7 @@ class _Env:
 
         from nova_fixtures import fake_differences
 
-        from nova_fixtures import _abandon
-
+        # NOTE(pytest): a new test: not abandoned (after a timeout).
         _abandon.clear()
         self.nodeid = item.nodeid
         self.first_difference = fake_differences.count()

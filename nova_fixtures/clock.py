@@ -19,9 +19,11 @@ from typing import Iterator
 
 from fake_transport import backend
 from fake_transport import journal
+from nova_fixtures import _abandon
 from nova_fixtures import _bubble
 from nova_fixtures import _core
 from nova_fixtures import _follow
+from nova_fixtures import _hints
 from nova_fixtures import _instrument
 from nova_fixtures import _registry
 from nova_fixtures import _state
@@ -183,6 +185,8 @@ class ClockFixture(_state.GuardedFixture):
         bubble = _bubble.Bubble(True, self.autojump, self.max_virtual,
                                 self.ties)
         self.bubble = bubble
+        bubble.budget_hint = _hints.how_to_set(
+            self, 'max_virtual', bubble.budget_hint)
         _registry.forget_stuck()
         self.addDetail('nova-fixtures:clock', _state.lazy_text(self.render))
         self._start_watchdog()
@@ -228,6 +232,11 @@ class ClockFixture(_state.GuardedFixture):
         _registry.deactivate(bubble)
         if stuck is not None:
             LOG.warning('%s', stuck)
+        if isinstance(bubble.failure, ClockError):
+            # NOTE(clock): the budget ran out: the threads still waiting
+            # on a timer past it are left to their real-time waits, not
+            # waited for (see nova_fixtures._abandon).
+            _abandon.abandon('the virtual time budget was exceeded')
         if bubble.failure is not None and not bubble.failure_delivered:
             raise bubble.failure
 
@@ -335,8 +344,7 @@ class ClockFixture(_state.GuardedFixture):
             raise ClockError(
                 f'advance({seconds!r}) would pass the virtual time budget '
                 f'of {bubble.max_virtual:g} s (now {bubble.now:g} s); '
-                f'raise it with ClockFixture(max_virtual=...) or '
-                f'TestCase.CLOCK_OPTIONS')
+                f'raise it with {bubble.budget_hint}')
         bubble.advance(_core.to_ns(seconds))
 
     def settle(self) -> None:

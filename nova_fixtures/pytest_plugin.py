@@ -37,9 +37,36 @@ keyword arguments go to `ThreadLeakFixture` (``grace``, ``ignore``).
 
 When such a test fails (setup, call or teardown), the report gets the
 sections ``fake-transport:journal <url>`` (one per bus),
-``nova-fixtures:clock`` and ``nova-fixtures:deadlocks``; a pytest-timeout
-failure (``Timeout >...``) also gets ``nova-fixtures:hang-report``, taken
-while the stuck threads are still stuck.
+``nova-fixtures:clock`` and ``nova-fixtures:deadlocks``.
+
+pytest-timeout (2.1 or newer): a test that uses the library and times out
+gets a hang report (`nova_fixtures.hang`: every thread's stack, the locks
+test threads hold and wait for, the messages in flight on the test's
+buses, the clock), taken while the stuck threads are still stuck:
+
+* ``timeout_method=signal`` (pytest-timeout fails the test with ``Failed:
+  Timeout (>2.0s) from pytest-timeout.``; 1.x's ``Timeout >2.0s`` too):
+  the report section ``nova-fixtures:hang-report``, the main thread shown
+  where the timeout interrupted it.
+* ``timeout_method=thread`` (pytest-timeout dumps the stacks and ends the
+  process with ``os._exit(1)``): the report is written to the terminal,
+  under ``+ nova-fixtures:hang-report <test id> +``, just before
+  pytest-timeout's own ``Timeout`` dump. The plugin implements
+  pytest-timeout's ``pytest_timeout_set_timer`` hook for the tests that
+  use the library: pytest-timeout's timer, writing the report first.
+
+Then the test is over, and its teardown waits for nothing it left stuck:
+every RPC call still waiting for a reply on a ``memory://`` bus ends at
+once with ``MessagingTimeout`` (``... the test timed out; the test is
+over``), so the handlers blocked in one unwind and the services stop
+without waiting the calls' timeouts out; the thread-leak check neither
+waits its grace for threads still running nor fails the test a second time
+(it logs them as a warning). The same holds after the clock's virtual time
+budget ran out: ``ClockError`` is the test's only error.
+
+Error messages that tell how to change a setting name the marker, for the
+fixtures the plugin sets up: ``virtual time budget of 3600 s exceeded ...;
+raise it with @pytest.mark.nova_clock(max_virtual=...)``.
 
 Example::
 
@@ -51,7 +78,8 @@ Example::
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, TYPE_CHECKING
+import types
+from typing import Any, Callable, Iterator, TYPE_CHECKING, TypeVar
 
 import pytest
 
@@ -64,7 +92,7 @@ if TYPE_CHECKING:
     from nova_fixtures import transport as transport_mod
 
 __all__ = ['pytest_configure', 'pytest_runtest_makereport',
-           'pytest_terminal_summary']
+           'pytest_terminal_summary', 'pytest_timeout_set_timer']
 
 _MARKERS = (
     'nova_clock(**kwargs): run the test on a nova_fixtures.ClockFixture '
@@ -86,6 +114,18 @@ def _wanted(item: Any, marker_name: str,
     if marker is not None:
         return tuple(marker.args), dict(marker.kwargs)
     return ((), {}) if requested else None
+
+
+_F = TypeVar('_F')
+
+
+def _hinted(fixture: _F, marker: str) -> _F:
+    """``fixture``, whose error messages name ``marker`` as the way to
+    change its settings (`nova_fixtures._hints`)."""
+    from nova_fixtures import _hints
+
+    _hints.set_up_by_marker(fixture, marker)
+    return fixture
 
 
 class _BusRecord:
@@ -131,6 +171,7 @@ class _Env:
                  wants_deadlocks: bool) -> None:
         import fixtures
 
+        from nova_fixtures import _abandon
         from nova_fixtures import clock as clock_mod
         from nova_fixtures import deadlock as deadlock_mod
         from nova_fixtures import eventlet_guard
@@ -138,6 +179,8 @@ class _Env:
 
         from nova_fixtures import fake_differences
 
+        # NOTE(pytest): a new test: not abandoned (after a timeout).
+        _abandon.clear()
         self.nodeid = item.nodeid
         self.first_difference = fake_differences.count()
         self.redirect: Any = None
@@ -152,17 +195,20 @@ class _Env:
             leaks = item.get_closest_marker('nova_thread_leaks')
             leak_kw = dict(leaks.kwargs) if leaks is not None else {}
             if leak_kw.pop('check', True):
-                self.root.useFixture(threads.ThreadLeakFixture(**leak_kw))
+                self.root.useFixture(_hinted(
+                    threads.ThreadLeakFixture(**leak_kw), 'nova_thread_leaks'))
             self.root.useFixture(eventlet_guard.NoEventletFixture())
             wanted = _wanted(item, 'nova_clock', wants_clock)
             if wanted is not None:
-                self.clock = self.root.useFixture(
-                    clock_mod.ClockFixture(*wanted[0], **wanted[1]))
+                self.clock = self.root.useFixture(_hinted(
+                    clock_mod.ClockFixture(*wanted[0], **wanted[1]),
+                    'nova_clock'))
                 self.root.addCleanup(self._snapshot_clock)
             wanted = _wanted(item, 'nova_deadlocks', wants_deadlocks)
             if wanted is not None:
-                self.deadlocks = self.root.useFixture(
-                    deadlock_mod.DeadlockFixture(*wanted[0], **wanted[1]))
+                self.deadlocks = self.root.useFixture(_hinted(
+                    deadlock_mod.DeadlockFixture(*wanted[0], **wanted[1]),
+                    'nova_deadlocks'))
                 self.root.addCleanup(self._snapshot_deadlocks)
         except BaseException:
             self.root.cleanUp()
@@ -205,13 +251,15 @@ class _Env:
             [d.line() for d in fake_differences.since(self.first_difference)
              if d.test == self.nodeid])
 
-    def sections(self, timed_out: bool) -> list[tuple[str, str]]:
+    def sections(self, timed_out: bool,
+                 interrupted: types.TracebackType | None = None
+                 ) -> list[tuple[str, str]]:
         found = []
         if timed_out:
             from nova_fixtures import hang
 
             found.append(('nova-fixtures:hang-report',
-                          hang.hang_report(self.bus_views())))
+                          hang.hang_report(self.bus_views(), interrupted)))
         for record in self.buses:
             found.append((f'fake-transport:journal {record.url}',
                           record.render()))
@@ -357,10 +405,41 @@ def pytest_runtest_makereport(item: pytest.Item,
     if env is None or call.excinfo is None or \
             call.excinfo.errisinstance(pytest.skip.Exception):
         return
-    timed_out = call.when == 'call' and \
-        str(call.excinfo.value).startswith('Timeout >')
-    for key, content in env.sections(timed_out):
+    from nova_fixtures import _pytest_timeout
+
+    timed_out = _pytest_timeout.timed_out(call.excinfo)
+    for key, content in env.sections(timed_out, call.excinfo.tb):
         item.add_report_section(call.when, key, content)
+    if timed_out:
+        from nova_fixtures import _abandon
+
+        # NOTE(pytest): after the report: it wakes the stuck callers.
+        _abandon.abandon('the test timed out')
+
+
+def _uses_library(item: pytest.Item) -> bool:
+    return '_nova_env' in getattr(item, 'fixturenames', ()) or \
+        _has_marker(item)
+
+
+def _hang_report(item: pytest.Item) -> str:
+    from nova_fixtures import hang
+
+    env = item.stash.get(_ENV, None)
+    return hang.hang_report(env.bus_views() if env is not None else ())
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> Any:
+    """pytest-timeout's thread method, for a test that uses the library:
+    its timer writes the hang report before pytest-timeout's own dump
+    and exit (see `nova_fixtures._pytest_timeout`)."""
+    if not _uses_library(item):
+        return None
+    from nova_fixtures import _pytest_timeout
+
+    return _pytest_timeout.set_timer(item, settings,
+                                     lambda: _hang_report(item))
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -9,6 +9,7 @@ import fixtures
 from oslotest import base
 import testtools.content
 
+from nova_fixtures import _abandon
 from nova_fixtures import clock as clock_mod
 from nova_fixtures import deadlock
 from nova_fixtures import eventlet_guard
@@ -46,6 +47,10 @@ class TestCase(base.BaseTestCase):
       ``nova-fixtures:hang-report``): every thread's stack, the locks test
       threads hold and wait for, the messages in flight on every bus the
       test registered (``self.buses``), the clock; taken before cleanups.
+      Then the RPC calls still waiting on a ``memory://`` bus end at once
+      (``MessagingTimeout``), so that cleanups do not wait their timeouts
+      out, and the thread-leak check only logs the threads left running
+      (see `ThreadLeakFixture`; likewise after the clock's budget ran out).
     * ``FAIL_ON_UNCONSUMED = True`` fails a test that leaves messages
       nobody consumed on ``self.bus``.
     * ``CLOCK_OPTIONS``, ``DEADLOCK_OPTIONS`` and ``TRANSPORT_OPTIONS``:
@@ -75,6 +80,7 @@ class TestCase(base.BaseTestCase):
 
     def setUp(self) -> None:
         super().setUp()
+        _abandon.clear()
         self.buses: list[transport_mod.TransportFixture] = []
         self.addOnException(self._attach_hang_report)
         if self.FORBID_EVENTLET:
@@ -104,6 +110,8 @@ class TestCase(base.BaseTestCase):
                            testtools.content.text_content(
                                hang.hang_report(self.buses,
                                                 interrupted=exc_info[2])))
+            # NOTE(testcase): after the report: it wakes the stuck callers.
+            _abandon.abandon('the test timed out')
 
     def start_service(self, manager: Any, topic: str, host: str,
                       bus: transport_mod.TransportFixture | None = None,

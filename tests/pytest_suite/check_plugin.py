@@ -194,7 +194,7 @@ def test_hangs(bus):
     result.stdout.fnmatch_lines([
         '*- Captured nova-fixtures:hang-report call -*',
         'Threads:',
-        '*"MainThread":',
+        '*"MainThread", interrupted in:',
         'Bus memory://test-*',
     ])
 

@@ -18,6 +18,7 @@ from oslo_utils import timeutils
 import testtools
 
 import nova_fixtures
+from nova_fixtures import _hints
 from nova_fixtures import _instrument
 from nova_fixtures import _timeswap
 from nova_fixtures import clock as clock_mod
@@ -418,6 +419,22 @@ class TestMisuse(testtools.TestCase):
                 f'ClockFixture(max_virtual=...) or TestCase.CLOCK_OPTIONS',
                 str(error))
         self.assertEqual(600, clock.now())
+
+    def test_budget_errors_name_the_marker_of_a_clock_pytest_set_up(self):
+        clock = nova_fixtures.ClockFixture(max_virtual=60)
+        _hints.set_up_by_marker(clock, 'nova_clock')
+        self.useFixture(clock)
+        error = self.assertRaises(nova_fixtures.ClockError, clock.advance,
+                                  61)
+        self.assertEqual(
+            'advance(61) would pass the virtual time budget of 60 s (now '
+            '0 s); raise it with @pytest.mark.nova_clock(max_virtual=...)',
+            str(error))
+        error = self.assertRaises(nova_fixtures.ClockError, time.sleep, 61)
+        self.assertEqual(
+            'virtual time budget of 60 s exceeded: the next deadline is at '
+            '61 s; raise it with @pytest.mark.nova_clock(max_virtual=...)',
+            str(error))
 
     def test_nested_clocks_are_refused(self):
         self.useFixture(nova_fixtures.ClockFixture())

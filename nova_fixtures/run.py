@@ -286,7 +286,8 @@ def _settings(args: argparse.Namespace,
         schedule_strategy=args.schedule_strategy or base.schedule_strategy,
         deadlocks=base.deadlocks if args.deadlocks is None
         else args.deadlocks,
-        tests=tuple(args.tests) if args.tests else base.tests,
+        tests=tuple(p.strip() for t in args.tests for p in t.split(',')
+                    if p.strip()) if args.tests else base.tests,
         exclude=base.exclude + tuple(args.exclude or ()),
         adapter=args.adapter or base.adapter,
         context_handles=base.context_handles + tuple(

@@ -409,8 +409,8 @@ class TestMisuse(ScheduleTestCase):
         self.useFixture(fixtures.EnvironmentVariable(
             'NOVA_FIXTURES_SCHEDULE_DEPTH', 'x'))
         error = self.assertRaises(schedule.ScheduleError, schedule.requested)
-        self.assertEqual("NOVA_FIXTURES_SCHEDULE_DEPTH must be a whole "
-                         "number, got 'x'", str(error))
+        self.assertEqual("NOVA_FIXTURES_SCHEDULE_DEPTH='x': depth must be a "
+                         "whole number", str(error))
         self.useFixture(fixtures.EnvironmentVariable(
             'NOVA_FIXTURES_SCHEDULE_DEPTH', '2'))
         self.assertEqual({'seed': 5, 'strategy': 'pct', 'depth': 2},
@@ -418,6 +418,70 @@ class TestMisuse(ScheduleTestCase):
         clock = self.useFixture(nova_fixtures.ClockFixture())
         self.assertEqual(5, clock.bubble.sched.seed)
         self.assertEqual('pct', clock.bubble.sched.strategy.name)
+
+    def test_a_token_in_the_environment(self):
+        self.useFixture(fixtures.EnvironmentVariable(
+            'NOVA_FIXTURES_SCHEDULE', 'pct-d2-k40-5'))
+        self.assertEqual({'seed': 'pct-d2-k40-5'}, schedule.requested())
+        clock = self.useFixture(nova_fixtures.ClockFixture())
+        self.assertEqual(5, clock.bubble.sched.seed)
+        self.assertEqual(1, len(clock.bubble.sched.strategy.change_points))
+
+
+class TestTokens(testtools.TestCase):
+    """A schedule as one word: strategy, depth, steps and seed."""
+
+    def test_a_fixture_takes_a_token_for_its_seed(self):
+        fixture = schedule.ScheduleFixture('pct-d2-k40-5')
+        self.assertEqual((5, 'pct', 2, 40, 'pct-d2-k40-5'),
+                         (fixture.seed, fixture.strategy, fixture.depth,
+                          fixture.steps, fixture.token))
+        fixture = schedule.ScheduleFixture('random-7')
+        self.assertEqual((7, 'random', 'random-7'),
+                         (fixture.seed, fixture.strategy, fixture.token))
+        self.assertEqual('pct-d3-k2000-4',
+                         schedule.ScheduleFixture(4).token)
+
+    def test_a_token_and_options_that_disagree_are_refused(self):
+        error = self.assertRaises(ValueError, schedule.ScheduleFixture,
+                                  'pct-d2-k40-5', steps=2000)
+        self.assertEqual("schedule 'pct-d2-k40-5' names its steps (40); "
+                         "steps=2000 asks for another schedule: give one or "
+                         "the other", str(error))
+        error = self.assertRaises(ValueError, schedule.ScheduleFixture,
+                                  'random-5', strategy='pct')
+        self.assertEqual("schedule 'random-5' names its strategy "
+                         "('random'); strategy='pct' asks for another "
+                         "schedule: give one or the other", str(error))
+        # NOTE(test_schedule): repeating the token's own options is fine.
+        self.assertEqual(40, schedule.ScheduleFixture(
+            'pct-d2-k40-5', depth=2, steps=40).steps)
+
+    def test_what_is_no_token(self):
+        for text in ['pct-4', 'pct-d3-4', 'random-d3-k4-5', '-1', '4.0',
+                     'PCT-d3-k16-4', '']:
+            error = self.assertRaises(ValueError, schedule.ScheduleFixture,
+                                      text)
+            self.assertEqual(
+                f"schedule {text!r} is neither a seed nor a schedule "
+                f"token: write a whole number >= 0 (4) or a token the hunt "
+                f"printed (pct-d3-k16-4, random-4)", str(error))
+
+    def test_depth_is_bounded(self):
+        error = self.assertRaises(ValueError, schedule.ScheduleFixture, 1,
+                                  depth=10 ** 7)
+        self.assertEqual('depth must be a whole number from 1 to 100, got '
+                         '10000000', str(error))
+
+    def test_the_result_and_its_summary_name_the_token(self):
+        with nova_fixtures.ClockFixture():
+            fixture = schedule.ScheduleFixture('pct-d2-k40-5')
+            with fixture:
+                pass
+        result = fixture.result()
+        self.assertEqual('pct-d2-k40-5', result.token)
+        self.assertTrue(result.summary().startswith(
+            'schedule pct-d2-k40-5: '), result.summary())
 
 
 class TestTestCase(ScheduleTestCase):
@@ -450,3 +514,19 @@ class TestTestCase(ScheduleTestCase):
     def test_a_requested_schedule_takes_its_place(self):
         self.assertEqual({'seed': 4, 'strategy': 'pct', 'own': False},
                          self.run_inner(NOVA_FIXTURES_SCHEDULE='4'))
+
+    def test_schedule_seed_takes_a_token(self):
+        seen = {}
+
+        class Inner(nova_fixtures.TestCase):
+            SCHEDULE_SEED = 'random-6'
+
+            def test_it(self):
+                seen.update(token=self.schedule.token,
+                            strategy=self.clock.bubble.sched.strategy.name)
+
+        result = testtools.TestResult()
+        Inner('test_it').run(result)
+        self.assertTrue(result.wasSuccessful(), result.errors)
+        self.assertEqual({'token': 'random-6', 'strategy': 'random'}, seen)
+        self.assertEqual('random-6', schedule.last_result().token)

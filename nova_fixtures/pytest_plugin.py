@@ -119,7 +119,8 @@ class _Env:
         run = run or _pytest_env.RunOptions()
         # NOTE(pytest): a test the run-wide options alone bring here gets
         # what nova_fixtures.run gives a stestr test, no thread-leak check.
-        explicit = '_nova_env' in item.fixturenames or _has_marker(item)
+        explicit = '_nova_env' in getattr(item, 'fixturenames', ()) or \
+            _has_marker(item)
         virtual = not _pytest_env.is_real_time(item)
         self.root: fixtures.Fixture = fixtures.Fixture()
         self.root.setUp()

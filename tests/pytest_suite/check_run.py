@@ -74,8 +74,8 @@ def test_without_options_tests_get_nothing(inner):
     ])
 
 
-def test_run_wide_options_are_read_from_the_environment(inner,
-                                                         monkeypatch):
+def test_run_wide_options_are_read_from_the_environment(
+        inner, monkeypatch):
     monkeypatch.setenv('NOVA_FIXTURES_CLOCK', '1')
     monkeypatch.setenv('NOVA_FIXTURES_DEADLOCKS', '0')
     monkeypatch.setenv('NOVA_FIXTURES_TRANSPORT', 'memory')
@@ -191,3 +191,30 @@ def test_fixture_help_says_arguments_and_what_it_returns(inner):
     ])
     for marker in ('nova_clock', 'nova_deadlocks', 'nova_schedule'):
         assert f'@pytest.mark.{marker}(' in text
+
+
+def test_xdist_workers_and_random_order_keep_tests_apart(pytester):
+    pytester.makepyfile(test_inner='''
+import pytest
+
+@pytest.mark.parametrize('n', range(4))
+def test_each_on_its_own_bus_and_clock(bus, clock, notifications, n):
+    assert [] == bus.broker.journal.entries()
+    bus.notifier('compute.c1').info({}, 'thing.happened', {'n': n})
+    [note] = notifications.wait_for('thing.happened')
+    assert {'n': n} == note.payload
+    assert 0 == clock.now()
+
+
+def test_fails(bus):
+    bus.notifier('compute.c1').info({}, 'thing.happened', {'x': 1})
+    bus.settle()
+    assert False, 'boom'
+''')
+    result = pytester.runpytest_subprocess(
+        '-p', 'no:cacheprovider', '-n', '2', '-p', 'randomly')
+    result.assert_outcomes(passed=4, failed=1)
+    result.stdout.fnmatch_lines([
+        '*- Captured fake-transport:journal memory://test-* call -*',
+        '*thing.happened*',
+    ])

@@ -88,7 +88,8 @@ def run_options(clock: bool | None, deadlocks: bool | None,
                 transport: str | None,
                 environ: Mapping[str, str] | None = None) -> RunOptions:
     """The run-wide options: each command-line value, else its
-    ``NOVA_FIXTURES_*`` variable.
+    ``NOVA_FIXTURES_*`` variable (``NOVA_FIXTURES_SCHEDULE``, set by the
+    hunt, implies the clock).
 
     :raises ValueError: a value is not valid; the message names the option
         or the variable, and the value.
@@ -103,8 +104,13 @@ def run_options(clock: bool | None, deadlocks: bool | None,
     if transport not in ('', 'memory'):
         raise ValueError(f"{shown}: the only transport to redirect fake: "
                          f"to is 'memory'")
+    # NOTE(pytest): as in nova_fixtures.run, a schedule asked for (by the
+    # hunt) implies the clock it runs on, which attaches it.
+    scheduled = clock is None and bool(
+        env.get('NOVA_FIXTURES_SCHEDULE', '').strip())
     return RunOptions(
-        clock=_flag(clock, '--nova-clock', env, 'NOVA_FIXTURES_CLOCK'),
+        clock=_flag(clock, '--nova-clock', env, 'NOVA_FIXTURES_CLOCK') or
+        scheduled,
         deadlocks=_flag(deadlocks, '--nova-deadlocks', env,
                         'NOVA_FIXTURES_DEADLOCKS'),
         transport=transport)

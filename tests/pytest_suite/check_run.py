@@ -87,6 +87,21 @@ def test_run_wide_options_are_read_from_the_environment(
     ])
 
 
+def test_a_schedule_asked_for_puts_every_test_on_it(inner, monkeypatch):
+    # NOTE(pytest): what the hunt sets for the run it starts.
+    monkeypatch.setenv('NOVA_FIXTURES_SCHEDULE', '4')
+    result = inner(RUN_WIDE + '''
+
+def test_scheduled():
+    assert 4 == clock.active_bubble().sched.seed
+''', '-s')
+    result.assert_outcomes(passed=5)
+    result.stdout.fnmatch_lines_random([
+        '*STATE function (True, False, False)*',
+        '*STATE real_time function (False, False, False)*',
+    ])
+
+
 def test_run_wide_clock_is_virtual_time_for_a_sleep(inner):
     result = inner('''
 import time

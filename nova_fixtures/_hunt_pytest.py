@@ -7,14 +7,12 @@ and the plugin's markers included). ``run`` runs it with ``pytest.main``
 once, so the test's modules are imported already) and files its outcome
 in a `unittest.TestResult`, as the hunt expects of a unittest test.
 
-A test that sets up no clock of its own (no ``clock`` or ``schedule``
-fixture, no ``nova_clock`` or ``nova_schedule`` marker) runs inside a
-`ClockFixture` set up around its whole setup, call and teardown, as the
-hunt wraps a unittest test; the schedule the hunt requested
-(`nova_fixtures.schedule.request`) takes that clock, or the test's own.
-The fixtures the hunt's ``nova_fixtures.run`` settings give a test
-(`nova_fixtures.run.fixtures_for`: the deadlock detector, the ``fake:``
-redirect) are set up there too, after that clock.
+Each run passes the plugin's run-wide options (``--nova-clock``, and
+``--nova-deadlocks`` and ``--nova-transport memory`` as the hunt's
+``--deadlocks`` and ``--transport`` ask), so every test gets the fixtures
+``nova_fixtures.run`` would give a stestr test, from the plugin itself;
+the schedule the hunt requested (`nova_fixtures.schedule.request`) takes
+the test's clock, the run-wide one or its own.
 """
 
 from __future__ import annotations
@@ -23,18 +21,14 @@ import contextlib
 import importlib.util
 import io
 import os
-import traceback
 import unittest
 from typing import Any, Iterator
 
 __all__ = ['PytestTest', 'is_node_id']
 
 # NOTE(hunt_pytest): the same options for the collection and every run:
-# no cache (runs must not see each other), and one process (xdist's -n in
-# a user's addopts would start workers the fork can't schedule).
+# no cache (runs must not see each other).
 _OPTIONS = ['-p', 'no:cacheprovider']
-_OWN_CLOCK_FIXTURES = ('clock', 'schedule')
-_OWN_CLOCK_MARKERS = ('nova_clock', 'nova_schedule')
 
 
 def is_node_id(test_id: str) -> bool:
@@ -45,8 +39,13 @@ def is_node_id(test_id: str) -> bool:
 
 def _options() -> list[str]:
     options = list(_OPTIONS)
+    # NOTE(hunt_pytest): one process (xdist's -n in a user's addopts would
+    # start workers the fork can't schedule), and the order and random
+    # seed the schedule gives (pytest-randomly reseeds per session).
     if importlib.util.find_spec('xdist') is not None:
-        options += ['-p', 'no:xdist']
+        options += ['-n', '0']
+    if importlib.util.find_spec('pytest_randomly') is not None:
+        options += ['-p', 'no:randomly']
     return options
 
 
@@ -54,13 +53,11 @@ class _Collector:
     """Collects what a session did: its items, failed collections, and
     the reports of each phase of a test."""
 
-    def __init__(self, test: PytestTest | None = None) -> None:
+    def __init__(self) -> None:
         self.items: list[str] = []
         self.collect_errors: list[str] = []
         self.reports: list[Any] = []
         self.raised: dict[str, str] = {}
-        self.test = test
-        self.fixture_error = ''
 
     def pytest_collectreport(self, report: Any) -> None:
         if report.failed:
@@ -75,53 +72,6 @@ class _Collector:
     def pytest_runtest_makereport(self, item: Any, call: Any) -> None:
         if call.excinfo is not None:
             self.raised.setdefault(call.when, call.excinfo.typename)
-
-    @contextlib.contextmanager
-    def _fixtures_for(self, item: Any) -> Iterator[None]:
-        if self.test is None:
-            yield
-            return
-        import fixtures
-
-        from nova_fixtures import clock as clock_mod
-        from nova_fixtures import run as run_mod
-
-        own = any(name in item.fixturenames
-                  for name in _OWN_CLOCK_FIXTURES) or any(
-            item.get_closest_marker(name) for name in _OWN_CLOCK_MARKERS)
-        root = fixtures.Fixture()
-        root.setUp()
-        try:
-            try:
-                if not own:
-                    root.useFixture(clock_mod.ClockFixture())
-                for fixture in run_mod.fixtures_for(self.test,
-                                                    self.test.settings):
-                    root.useFixture(fixture)
-            except Exception:
-                self.fixture_error = traceback.format_exc()
-            yield
-        finally:
-            try:
-                root.cleanUp()
-            except Exception:
-                self.fixture_error = self.fixture_error or \
-                    traceback.format_exc()
-
-
-def _wrapping(collector: _Collector) -> Any:
-    """The plugin that sets up ``collector``'s fixtures around each test
-    (made here, as pytest is imported only for a node id)."""
-    import pytest
-
-    class Wrapping:
-        @pytest.hookimpl(hookwrapper=True)
-        def pytest_runtest_protocol(self, item: Any,
-                                    nextitem: Any) -> Iterator[None]:
-            with collector._fixtures_for(item):
-                yield
-
-    return Wrapping()
 
 
 class PytestTest:
@@ -167,9 +117,13 @@ class PytestTest:
     def run(self, result: unittest.TestResult) -> None:
         import pytest
 
-        collector = _Collector(self)
-        plugins = [collector, _wrapping(collector)]
-        args = [self.node_id] + _options()
+        collector = _Collector()
+        plugins = [collector]
+        args = [self.node_id, '--nova-clock'] + _options()
+        if self.settings.deadlocks:
+            args.append('--nova-deadlocks')
+        if self.settings.transport:
+            args += ['--nova-transport', self.settings.transport]
         if self.verbose:
             pytest.main(args + ['-v'], plugins=plugins)
         else:
@@ -192,9 +146,6 @@ class PytestTest:
             problems = result.failures if report.when == 'call' \
                 else result.errors
             problems.append((self, text))  # type: ignore[arg-type]
-        elif collector.fixture_error:
-            result.errors.append(  # type: ignore[arg-type]
-                (self, collector.fixture_error))
         elif not collector.reports:
             result.errors.append(  # type: ignore[arg-type]
                 (self, f'pytest ran no test for {self.node_id}'))

@@ -626,6 +626,11 @@ def check(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
             p.error(f'--forced {exc}')
     if args.replay is None:
         _check_trace_dir(p, args.trace_dir)
+    if _hunt_pytest.is_node_id(args.test_id) and (
+            args.adapter or args.context_handles):
+        p.error('--adapter and --context-handle load a unittest suite as '
+                'python -m nova_fixtures.run does; a pytest test gets its '
+                'fixtures from the pytest plugin')
     try:
         run_mod.check(p, argparse.Namespace(
             transport=args.transport, clock=None, deadlocks=args.deadlocks,

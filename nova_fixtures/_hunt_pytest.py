@@ -143,17 +143,18 @@ class PytestTest:
             # the hunt reads a failure's kind there.
             text += f'\n{collector.raised.get(report.when, "Error")}: ' \
                 f'{message}'
-            problems = result.failures if report.when == 'call' \
-                else result.errors
-            problems.append((self, text))  # type: ignore[arg-type]
+            problems: list[Any] = result.failures \
+                if report.when == 'call' else result.errors
+            problems.append((self, text))
         elif not collector.reports:
-            result.errors.append(  # type: ignore[arg-type]
-                (self, f'pytest ran no test for {self.node_id}'))
+            errors: list[Any] = result.errors
+            errors.append((self, f'pytest ran no test for {self.node_id}'))
         elif any(r.skipped for r in collector.reports):
             skipped = next(r for r in collector.reports if r.skipped)
-            result.skipped.append(  # type: ignore[arg-type]
-                (self, str(skipped.longrepr[-1])
-                 if isinstance(skipped.longrepr, tuple) else 'skipped'))
+            skips: list[Any] = result.skipped
+            skips.append((self, str(skipped.longrepr[-1])
+                          if isinstance(skipped.longrepr, tuple)
+                          else 'skipped'))
         result.testsRun += 1
 
 

@@ -49,7 +49,7 @@ LEAST = {'seed': 0, 'depth': 1, 'steps': 1}
 # finds bugs of depth 1 to 5; 100 is far beyond any use).
 MOST = {'depth': 100}
 # NOTE(strategies): what a schedule given only a seed uses.
-DEFAULTS = {'strategy': 'pct', 'depth': 3, 'steps': 2000}
+DEFAULTS: dict[str, Any] = {'strategy': 'pct', 'depth': 3, 'steps': 2000}
 _TOKEN = re.compile(r'(?:pct-d(\d+)-k(\d+)|random)-(\d+)')
 
 

@@ -202,11 +202,11 @@ def _progress(text: str, final: bool = False) -> None:
 
 
 def _strategy(args: argparse.Namespace) -> str:
-    return args.strategy or _strategies.DEFAULTS['strategy']
+    return str(args.strategy or _strategies.DEFAULTS['strategy'])
 
 
 def _depth(args: argparse.Namespace) -> int:
-    return args.depth or _strategies.DEFAULTS['depth']
+    return int(args.depth or _strategies.DEFAULTS['depth'])
 
 
 def token(args: argparse.Namespace, seed: int) -> str:

@@ -155,7 +155,8 @@ def last_result() -> ScheduleResult | None:
 
 def _check(options: Mapping[str, Any]) -> None:
     unknown = sorted(set(options) - {'seed', 'strategy', 'depth', 'steps',
-                                     'expected', 'forced', 'stall'})
+                                     'expected', 'forced', 'stall',
+                                     'max_steps'})
     if unknown:
         raise TypeError(f'unknown schedule option(s): {", ".join(unknown)}')
     if 'seed' not in options:
@@ -170,6 +171,10 @@ def _check(options: Mapping[str, Any]) -> None:
                               isinstance(stall, bool) or not stall > 0):
         raise ValueError(f'stall must be a number of seconds > 0 or None, '
                          f'got {stall!r}')
+    cap = options.get('max_steps', _sched.MAX_STEPS)
+    if not isinstance(cap, int) or isinstance(cap, bool) or cap < 1:
+        raise ValueError(f'max_steps must be a whole number >= 1, got '
+                         f'{cap!r}')
 
 
 class ScheduleFixture(_state.GuardedFixture):
@@ -206,6 +211,12 @@ class ScheduleFixture(_state.GuardedFixture):
     :param stall: real seconds a running test thread may make no progress
         and use no CPU before the schedule lets every thread go; None:
         never (a debugger may stop a thread for as long as it likes).
+    :param max_steps: the most steps the run's trace keeps (about 90
+        bytes each; default ``nova_fixtures._sched.MAX_STEPS``, 4 million).
+        A run that reaches it lets every thread go on freely, keeps the
+        steps so far in ``result()``, and fails the test with
+        `ScheduleError` at cleanup, naming the cap, how to raise it and
+        where the run was: most likely a thread spinning.
 
     Example::
 
@@ -217,10 +228,12 @@ class ScheduleFixture(_state.GuardedFixture):
                  steps: int = 2000,
                  expected: list[list[Any]] | None = None,
                  forced: Mapping[tuple[Any, ...], int] | None = None,
-                 stall: float | None = 2.0) -> None:
+                 stall: float | None = 2.0,
+                 max_steps: int = _sched.MAX_STEPS) -> None:
         super().__init__()
         _check({'seed': seed, 'strategy': strategy, 'depth': depth,
-                'steps': steps, 'expected': expected, 'stall': stall})
+                'steps': steps, 'expected': expected, 'stall': stall,
+                'max_steps': max_steps})
         self.seed = seed
         self.strategy = strategy
         self.depth = depth
@@ -229,6 +242,7 @@ class ScheduleFixture(_state.GuardedFixture):
         self.forced = None if forced is None else \
             _trace.parse_forced(forced)
         self.stall = stall
+        self.max_steps = max_steps
         self._result: ScheduleResult | None = None
 
     def _setUp(self) -> None:
@@ -253,7 +267,7 @@ class ScheduleFixture(_state.GuardedFixture):
             bubble, self.seed,
             _strategies.make(self.seed, self.strategy, self.depth,
                              self.steps, self.forced),
-            _trace.Trace(self.expected))
+            _trace.Trace(self.expected), self.max_steps)
         with bubble.mutex:
             sched.adopt(me, bubble.members[me])
             for ident, name in sorted(bubble.members.items(),
@@ -384,6 +398,8 @@ class ScheduleFixture(_state.GuardedFixture):
             trace=list(sched.trace), names=dict(sched.names))
         if sched.divergence is not None:
             raise ScheduleError(sched.divergence)
+        if sched.over_cap is not None:
+            raise ScheduleError(sched.over_cap)
 
     def _take_journal(self, journal: journal_mod.Journal) -> None:
         """Add a journal's entries to the digest, once: before it is

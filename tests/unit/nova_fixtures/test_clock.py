@@ -178,7 +178,8 @@ class TestScatterGather(ClockTestCase):
         self.assertEqual("targets repeat: ['a', 'a']", str(error))
         error = self.assertRaises(ValueError, nova_fixtures.scatter_gather,
                                   ['a'], lambda t: t, -1)
-        self.assertEqual('timeout must be >= 0, got -1', str(error))
+        self.assertEqual('scatter_gather timeout must be a finite number of '
+                         'seconds >= 0, got -1', str(error))
 
 
 class TestLoopingCallsAndServices(ClockTestCase):

@@ -181,12 +181,13 @@ def check_join_timeout(timeout: float, finished: bool) -> float:
 class RLock(threading._PyRLock):  # type: ignore[name-defined]
     """``threading.RLock`` while a clock or deadlock fixture is active: the
     pure-Python one (on a `VLock` for test threads), which checks its
-    timeout as the C one does, even when the caller holds it already."""
+    timeout as the C one does, even when the caller holds it already, and
+    returns True, not 1, when it does."""
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         if timeout != -1 or not blocking:
             _vlock.check_timeout(blocking, timeout)
-        return super().acquire(blocking, timeout)  # type: ignore
+        return bool(super().acquire(blocking, timeout))
 
     __enter__ = acquire
 

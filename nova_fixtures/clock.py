@@ -20,6 +20,7 @@ from typing import Iterator
 from fake_transport import backend
 from fake_transport import journal
 from nova_fixtures import _abandon
+from nova_fixtures import _args
 from nova_fixtures import _bubble
 from nova_fixtures import _core
 from nova_fixtures import _follow
@@ -143,6 +144,10 @@ class ClockFixture(_state.GuardedFixture):
     :param ties: ``'ordered'`` (the default) or ``'together'``: waits due
         at the same instant end all at once, and their threads run in the
         operating system's order.
+    :raises ValueError: a bad argument (``max_virtual`` and
+        ``max_real_stall`` are seconds > 0, ``max_real_stall`` may be
+        ``math.inf``: never report), at construction; `TypeError`: one
+        that is not a number.
     :ivar stalled: an Event set when a stall is reported.
 
     Example::
@@ -161,6 +166,19 @@ class ClockFixture(_state.GuardedFixture):
             raise ValueError(f'ties must be one of '
                              f'{", ".join(map(repr, _core.TIES))}, got '
                              f'{ties!r}')
+        # NOTE(clock): refused here, not at the first wait or at setUp.
+        _args.seconds('ClockFixture', 'max_virtual', max_virtual,
+                      positive=True)
+        _args.seconds('ClockFixture', 'max_real_stall', max_real_stall,
+                      positive=True, infinite=True)
+        if start_wall is not None and not _args.is_number(start_wall):
+            raise TypeError(f'ClockFixture start_wall must be a number of '
+                            f'seconds since the epoch or None, got '
+                            f'{start_wall!r}')
+        if start_wall is not None and not abs(start_wall) < math.inf:
+            raise ValueError(f'ClockFixture start_wall must be a finite '
+                             f'number of seconds since the epoch or None, '
+                             f'got {start_wall!r}')
         self.ties = ties
         self.autojump = autojump
         self.max_virtual = max_virtual

@@ -189,7 +189,8 @@ def _resolve(options: Mapping[str, Any]) -> dict[str, Any]:
 
 def _check(options: Mapping[str, Any]) -> None:
     unknown = sorted(set(options) - {'seed', 'strategy', 'depth', 'steps',
-                                     'expected', 'forced', 'stall'})
+                                     'expected', 'forced', 'stall',
+                                     'max_steps'})
     if unknown:
         raise TypeError(f'unknown schedule option(s): {", ".join(unknown)}')
     if 'seed' not in options:
@@ -205,6 +206,10 @@ def _check(options: Mapping[str, Any]) -> None:
                               isinstance(stall, bool) or not stall > 0):
         raise ValueError(f'stall must be a number of seconds > 0 or None, '
                          f'got {stall!r}')
+    cap = options.get('max_steps', _sched.MAX_STEPS)
+    if not isinstance(cap, int) or isinstance(cap, bool) or cap < 1:
+        raise ValueError(f'max_steps must be a whole number >= 1, got '
+                         f'{cap!r}')
 
 
 class ScheduleFixture(_state.GuardedFixture):
@@ -244,6 +249,12 @@ class ScheduleFixture(_state.GuardedFixture):
     :param stall: real seconds a running test thread may make no progress
         and use no CPU before the schedule lets every thread go; None:
         never (a debugger may stop a thread for as long as it likes).
+    :param max_steps: the most steps the run's trace keeps (about 90
+        bytes each; default ``nova_fixtures._sched.MAX_STEPS``, 4 million).
+        A run that reaches it lets every thread go on freely, keeps the
+        steps so far in ``result()``, and fails the test with
+        `ScheduleError` at cleanup, naming the cap, how to raise it and
+        where the run was: most likely a thread spinning.
 
     Example::
 
@@ -255,10 +266,12 @@ class ScheduleFixture(_state.GuardedFixture):
                  depth: int | None = None, steps: int | None = None,
                  expected: list[list[Any]] | None = None,
                  forced: Mapping[tuple[Any, ...], int] | None = None,
-                 stall: float | None = 2.0) -> None:
+                 stall: float | None = 2.0,
+                 max_steps: int = _sched.MAX_STEPS) -> None:
         super().__init__()
         options = {'seed': seed, 'strategy': strategy, 'depth': depth,
-                   'steps': steps, 'expected': expected, 'stall': stall}
+                   'steps': steps, 'expected': expected, 'stall': stall,
+                   'max_steps': max_steps}
         _check(options)
         named = _resolve(options)
         self.seed: int = named['seed']
@@ -271,6 +284,7 @@ class ScheduleFixture(_state.GuardedFixture):
         self.forced = None if forced is None else \
             _trace.parse_forced(forced)
         self.stall = stall
+        self.max_steps = max_steps
         self._result: ScheduleResult | None = None
 
     def _setUp(self) -> None:
@@ -295,7 +309,7 @@ class ScheduleFixture(_state.GuardedFixture):
             bubble, self.seed,
             _strategies.make(self.seed, self.strategy, self.depth,
                              self.steps, self.forced),
-            _trace.Trace(self.expected))
+            _trace.Trace(self.expected), self.max_steps)
         with bubble.mutex:
             sched.adopt(me, bubble.members[me])
             for ident, name in sorted(bubble.members.items(),
@@ -427,6 +441,8 @@ class ScheduleFixture(_state.GuardedFixture):
             token=self.token)
         if sched.divergence is not None:
             raise ScheduleError(sched.divergence)
+        if sched.over_cap is not None:
+            raise ScheduleError(sched.over_cap)
 
     def _take_journal(self, journal: journal_mod.Journal) -> None:
         """Add a journal's entries to the digest, once: before it is

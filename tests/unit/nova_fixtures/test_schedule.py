@@ -360,6 +360,90 @@ class TestComposes(ScheduleTestCase):
         self.assertEqual(1, len(detector.deadlocks))
 
 
+class TestStepCap(ScheduleTestCase):
+    """The trace is bounded (issue 23: a spinning thread made it grow by
+    17 MB/s until the process died)."""
+
+    def spin_on_nan(self, **options):
+        """A thread spinning in ``Semaphore.acquire(timeout=nan)`` (as in
+        plain Python: each turn polls) for a release by another; seed 8
+        with PCT's change points early keeps the releaser starved. The
+        spinner's result, the schedule's, the cleanup's error, the
+        semaphore's site."""
+        got = []
+        outer = fixtures.Fixture()
+        outer.setUp()
+        error = None
+        try:
+            outer.useFixture(nova_fixtures.ClockFixture())
+            fixture = outer.useFixture(schedule.ScheduleFixture(
+                seed=8, steps=20, **options))
+            site = f'{os.path.relpath(__file__)}:' \
+                   f'{sys._getframe().f_lineno + 1}'
+            sem = threading.Semaphore(0)
+            spinner = threading.Thread(
+                target=lambda: got.append(sem.acquire(timeout=float('nan'))),
+                name='spinner')
+            releaser = threading.Thread(target=sem.release, name='releaser')
+            spinner.start()
+            releaser.start()
+            spinner.join()
+            releaser.join()
+        finally:
+            try:
+                outer.cleanUp()
+            except schedule.ScheduleError as caught:
+                error = caught
+        return got, fixture.result(), error, site
+
+    def test_a_spinning_thread_stops_at_the_cap_which_says_where(self):
+        got, result, error, site = self.spin_on_nan(max_steps=300)
+        text = (
+            f'the schedule (seed 8) stopped at its cap of 300 trace steps '
+            f'(300 with a choice of thread, 1 switch(es)): then "spinner" '
+            f'was at release sem ({site}), and from there every thread ran '
+            f'freely. A thread that polls or spins (a NaN timeout, a loop '
+            f'on a zero timeout) takes steps for as long as it runs; if the '
+            f'test needs more, raise the cap with '
+            f'ScheduleFixture(max_steps=...) or request(max_steps=...)')
+        self.assertIsNotNone(error)
+        self.assertEqual(text, str(error))
+        # NOTE(tests): released, the releaser ran and the spin ended, as
+        # in plain Python; the steps so far are kept.
+        self.assertEqual([True], got)
+        self.assertEqual(300, len(result.trace))
+        self.assertEqual(300, result.steps)
+        self.assertIn(text, result.causes)
+        self.assertFalse(result.exact)
+
+    def test_a_replay_with_the_same_cap_stops_at_the_same_step(self):
+        _, first, _, _ = self.spin_on_nan(max_steps=300)
+        got, again, error, _ = self.spin_on_nan(max_steps=300,
+                                                expected=first.trace)
+        self.assertEqual([True], got)
+        self.assertIsNone(again.divergence)
+        self.assertEqual(first.fingerprint, again.fingerprint)
+        self.assertIn('stopped at its cap of 300 trace steps', str(error))
+
+    def test_a_run_under_the_cap_is_untouched(self):
+        got, result, error, _ = self.spin_on_nan(max_steps=10 ** 6,
+                                                 strategy='random')
+        self.assertEqual([True], got)
+        self.assertIsNone(error)
+        self.assertLess(len(result.trace), 10 ** 6)
+
+    def test_max_steps_must_be_a_whole_number_of_one_or_more(self):
+        for bad in (0, -1, 1.5, True, '5', None):
+            error = self.assertRaises(ValueError, schedule.ScheduleFixture,
+                                      seed=1, max_steps=bad)
+            self.assertEqual(f'max_steps must be a whole number >= 1, got '
+                             f'{bad!r}', str(error))
+        error = self.assertRaises(ValueError, schedule.request, seed=1,
+                                  max_steps=0)
+        self.assertEqual('max_steps must be a whole number >= 1, got 0',
+                         str(error))
+
+
 class TestMisuse(ScheduleTestCase):
 
     def test_bad_arguments(self):

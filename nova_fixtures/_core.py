@@ -243,7 +243,8 @@ class Core:
     """
 
     def __init__(self, virtual: bool, autojump: bool = True,
-                 max_virtual: float = 3600.0, ties: str = 'ordered') -> None:
+                 max_virtual: float = 3600.0, ties: str = 'ordered',
+                 budget_hint: str = '') -> None:
         if ties not in TIES:
             raise ValueError(f'ties must be one of '
                              f'{", ".join(map(repr, TIES))}, got {ties!r}')
@@ -278,8 +279,8 @@ class Core:
         self.failure_delivered = False
         # NOTE(core): how the budget error tells the user to raise
         # max_virtual (the clock words it as the test set it up).
-        self.budget_hint = ('ClockFixture(max_virtual=...) or '
-                            'TestCase.CLOCK_OPTIONS')
+        self.budget_hint = budget_hint or (
+            'ClockFixture(max_virtual=...) or TestCase.CLOCK_OPTIONS')
         self.progress = 0
         # NOTE(core): locks members took without waiting: work that moves
         # no other count (see _wallclock._distinct).

@@ -210,20 +210,17 @@ class ExpectDeadlock:
         from nova_fixtures import deadlock as deadlock_mod
 
         bubble = self._bubble
-        graph = bubble.lockdep
         if self._own is not None:
             try:
                 self._own.cleanUp()
             except deadlock_mod.DeadlockError:
                 pass  # NOTE(pytest): its reports are read below.
         with bubble.mutex:
-            reports = bubble.deadlocks[self._first:]
             # NOTE(pytest): expected, so taken off a detector that goes
             # on, lest its cleanup fail the test: the cycle's reports, and
             # the lock-order inversion the cycle is.
-            del bubble.deadlocks[self._first:]
-            if reports and graph is not None:
-                del graph.reports[self._first_inversion:]
+            reports = bubble.take_reports(self._first,
+                                          self._first_inversion)
         caught = self.caught
         raised = exc if isinstance(exc, deadlock_mod.DeadlockError) else None
         if raised is not None and not reports:

@@ -200,11 +200,10 @@ class ClockFixture(_state.GuardedFixture):
                 f"don't nest. The active one was set up "
                 f"{_registry.opened_by()}")
         opened_by = _registry.set_up_by()
-        bubble = _bubble.Bubble(True, self.autojump, self.max_virtual,
-                                self.ties)
+        bubble = _bubble.Bubble(
+            True, self.autojump, self.max_virtual, self.ties,
+            budget_hint=_hints.how_to_set(self, 'max_virtual', ''))
         self.bubble = bubble
-        bubble.budget_hint = _hints.how_to_set(
-            self, 'max_virtual', bubble.budget_hint)
         _registry.forget_stuck()
         self.addDetail('nova-fixtures:clock', _state.lazy_text(self.render))
         self._start_watchdog()

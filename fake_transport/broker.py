@@ -19,6 +19,7 @@ import collections
 import dataclasses
 import threading
 import time
+import weakref
 from typing import Any, Iterable, Protocol
 
 import oslo_messaging
@@ -140,6 +141,9 @@ class Broker:
         self._partitions: list[tuple[frozenset[str], frozenset[str]]] = []
         self._listeners: set[Any] = set()
         self._settlers = 0
+        # NOTE(broker): the reply waiters of the calls sent on this bus,
+        # for `end_calls`; a waiter the caller dropped drops out.
+        self._callers: weakref.WeakSet[Any] = weakref.WeakSet()
 
     def __repr__(self) -> str:
         return f'<Broker memory://{self.name}/>'
@@ -222,6 +226,9 @@ class Broker:
             expires_at=(time.monotonic() + timeout
                         if timeout is not None else None),
             reply_to=reply_to, origin=origin)
+        if reply_to is not None:
+            with self._lock:
+                self._callers.add(reply_to)
         if mandatory:
             with self._lock:
                 routed = self._bindings.get((exchange, routing_key))
@@ -535,6 +542,19 @@ class Broker:
         with self._lock:
             return sorted([e.entry for e in self._inflight] +
                           list(self._delayed.values()), key=lambda e: e.seq)
+
+    def end_calls(self, reason: str) -> int:
+        """End the wait of every caller still waiting for a reply to a call
+        sent on this bus: it raises ``MessagingTimeout`` at once, with
+        ``reason`` in its message. For a test that is over (it timed out):
+        its handlers blocked in calls unwind rather than wait the calls'
+        timeouts out. A reply that comes later finds its caller gone.
+
+        :returns: how many callers were waiting.
+        """
+        with self._lock:
+            callers = list(self._callers)
+        return sum(1 for waiter in callers if waiter.end(reason))
 
     def unconsumed(self) -> list[journal.JournalEntry]:
         """Return the entries of messages waiting in queues, oldest first.

@@ -64,6 +64,11 @@ def reset_ids(prefix: str) -> Callable[[], None]:
     return restore
 
 
+# NOTE(driver): what `_ReplyWaiter.end` puts in the queue in place of a
+# reply.
+_ENDED = object()
+
+
 class _ReplyWaiter:
     """Where one call's replies and heartbeats arrive.
 
@@ -78,6 +83,21 @@ class _ReplyWaiter:
         self._queue: Any = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._state = 'waiting'
+        self._ended_because = ''
+
+    def end(self, reason: str) -> bool:
+        """End the caller's wait now with ``MessagingTimeout`` (``reason``
+        in its message), if it still waits; later replies find it gone.
+
+        :returns: whether the caller was waiting.
+        """
+        with self._lock:
+            if self._state != 'waiting':
+                return False
+            self._state = 'gone'
+            self._ended_because = reason
+            self._queue.put(_ENDED)
+            return True
 
     def put(self, reply: tuple[Any, Any, bool],
             entry: journal.JournalEntry) -> None:
@@ -144,6 +164,11 @@ class _ReplyWaiter:
                             f"Timed out waiting for a reply to message ID "
                             f"{msg_id} on topic {topic!r} after {waited} s")
                     reply = landed
+                if reply is _ENDED:
+                    raise exceptions.MessagingTimeout(
+                        f"Stopped waiting for a reply to message ID "
+                        f"{msg_id} on topic {topic!r}: "
+                        f"{self._ended_because}")
                 result, failure, ending = reply
                 if ending:
                     return result, failure

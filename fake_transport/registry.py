@@ -12,7 +12,7 @@ from typing import Any
 from fake_transport import broker as broker_mod
 from fake_transport import urls
 
-__all__ = ['discard_broker', 'get_broker']
+__all__ = ['brokers', 'discard_broker', 'get_broker']
 
 _lock = threading.Lock()
 _brokers: dict[str, broker_mod.Broker] = {}
@@ -30,6 +30,12 @@ def get_broker(url: Any) -> broker_mod.Broker:
         if broker is None:
             broker = _brokers[name] = broker_mod.Broker(name)
         return broker
+
+
+def brokers() -> list[broker_mod.Broker]:
+    """Return the buses in use (made and not discarded)."""
+    with _lock:
+        return list(_brokers.values())
 
 
 def discard_broker(url: Any) -> None:

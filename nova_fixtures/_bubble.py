@@ -220,8 +220,9 @@ class Bubble(_core.Core):
     """
 
     def __init__(self, virtual: bool, autojump: bool = True,
-                 max_virtual: float = 3600.0, ties: str = 'ordered') -> None:
-        super().__init__(virtual, autojump, max_virtual, ties)
+                 max_virtual: float = 3600.0, ties: str = 'ordered',
+                 budget_hint: str = '') -> None:
+        super().__init__(virtual, autojump, max_virtual, ties, budget_hint)
         self.lockdep: _lockdep.LockGraph | None = None
         self.holding: dict[int, list[tuple[Any, str]]] = \
             collections.defaultdict(list)
@@ -520,6 +521,20 @@ class Bubble(_core.Core):
                 del self.rpc_requests[msg_id]
 
     # Detection -------------------------------------------------------------
+
+    def take_reports(self, first: int, first_inversion: int) -> list[str]:
+        """Remove the deadlock reports from the ``first`` on, and with them
+        (if any) the lock-order reports from ``first_inversion`` on (mutex
+        held): a block that was expected to deadlock
+        (`nova_fixtures.pytest_plugin`'s ``expect_deadlock``).
+
+        :returns: the deadlock reports removed.
+        """
+        reports = self.deadlocks[first:]
+        del self.deadlocks[first:]
+        if reports and self.lockdep is not None:
+            del self.lockdep.reports[first_inversion:]
+        return reports
 
     def start_detecting(self, lockdep: bool = False) -> None:
         """Detect deadlocks from now on, and lock-order inversions with

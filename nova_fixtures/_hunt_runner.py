@@ -20,7 +20,11 @@ __all__ = ['Runner']
 class Runner:
     """Runs work in forked children, ``jobs`` at a time, each forked from
     this process as it is (so from one state), killed after ``timeout``
-    real seconds. Work is a callable returning a JSON-able value."""
+    real seconds. Work is a callable returning a JSON-able value.
+
+    Each child leads a process group of its own, and is ended with it:
+    the processes a run started (a test's ``subprocess``) die with it, as
+    they would with the test runner's, rather than outlive the hunt."""
 
     def __init__(self, jobs: int, timeout: float) -> None:
         self.jobs = jobs
@@ -37,6 +41,7 @@ class Runner:
         if pid == 0:  # pragma: no cover (the child)
             code = 0
             try:
+                os.setpgid(0, 0)
                 devnull = os.open(os.devnull, os.O_WRONLY)
                 os.dup2(devnull, 1)
                 os.dup2(devnull, 2)
@@ -47,6 +52,12 @@ class Runner:
                 code = 3
             finally:
                 os._exit(code)
+        try:
+            # NOTE(hunt_runner): here too, so that the group exists before
+            # either side goes on (whichever runs first).
+            os.setpgid(pid, pid)
+        except OSError:
+            pass
         self.running[pid] = (key, path, time.monotonic())
 
     def wait(self) -> tuple[Any, Any]:
@@ -55,6 +66,7 @@ class Runner:
         while True:
             pid, status = os.waitpid(-1, os.WNOHANG)
             if pid:
+                _kill_group(pid)
                 key, path, _ = self.running.pop(pid)
                 try:
                     with open(path) as f:
@@ -68,7 +80,7 @@ class Runner:
             now = time.monotonic()
             for pid, (key, path, began) in list(self.running.items()):
                 if now - began > self.timeout:
-                    os.kill(pid, signal.SIGKILL)
+                    _kill_group(pid)
                     os.waitpid(pid, 0)
                     del self.running[pid]
                     return key, {'outcome': 'hang', 'schedule': None,
@@ -102,7 +114,7 @@ class Runner:
     def kill(self) -> None:
         """End every run still going."""
         for pid in list(self.running):
-            os.kill(pid, signal.SIGKILL)
+            _kill_group(pid)
             os.waitpid(pid, 0)
         self.running.clear()
 
@@ -111,3 +123,12 @@ class Runner:
         for name in os.listdir(self.dir):
             os.unlink(os.path.join(self.dir, name))
         os.rmdir(self.dir)
+
+
+def _kill_group(pid: int) -> None:
+    """End the process group ``pid`` leads: the run and what it started.
+    """
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass

@@ -27,10 +27,12 @@ from nova_fixtures import _registry
 from nova_fixtures import _timeswap
 from nova_fixtures import _vlock
 
-__all__ = ['Lock', 'install', 'serves_outside_object']
+__all__ = ['Lock', 'RLock', 'SimpleQueue', 'check_join_timeout', 'install',
+           'serves_outside_object']
 
 _REAL_ALLOCATE = _thread.allocate_lock
 _LOCK_TYPE = type(_thread.allocate_lock())
+_C_SIMPLE_QUEUE = queue.SimpleQueue
 _member = _registry.member
 
 
@@ -80,7 +82,8 @@ def install(fixture: fixtures.Fixture, bubble: _bubble.Bubble,
     ``threading`` for it, until the cleanup of ``fixture``: thread
     membership (``Thread.start``/``join``), VLocks for locks made by
     members (``Lock``, ``_allocate_lock``, ``RLock`` via ``_PyRLock``),
-    pure-Python ``queue.SimpleQueue``."""
+    pure-Python ``queue.SimpleQueue``. Waits check their timeouts as the
+    real ones do (a NaN raises, as it does without a clock)."""
     real_start = threading.Thread.start
     real_join = threading.Thread.join
 
@@ -139,7 +142,10 @@ def install(fixture: fixtures.Fixture, bubble: _bubble.Bubble,
 
     def join(thread: threading.Thread, timeout: float | None = None) -> None:
         done = getattr(thread, '_nf_done', None)
-        if done is not None and _member() is bubble:
+        if done is not None and _member() is bubble and \
+                thread is not threading.current_thread():
+            if timeout is not None:
+                timeout = check_join_timeout(timeout, done.is_set())
             if not done.wait(timeout):
                 return
             timeout = None
@@ -154,12 +160,56 @@ def install(fixture: fixtures.Fixture, bubble: _bubble.Bubble,
             ('threading.Thread.join', join),
             ('threading._allocate_lock', _allocate_lock),
             ('threading.Lock', Lock),
-            ('threading._CRLock', None),
-            ('queue.SimpleQueue', queue._PySimpleQueue)):  # type: ignore
+            ('threading._CRLock', RLock),
+            ('queue.SimpleQueue', SimpleQueue)):
         fixture.useFixture(fixtures.MonkeyPatch(target, value))
 
 
-_C_SIMPLE_QUEUE = queue.SimpleQueue
+def check_join_timeout(timeout: float, finished: bool) -> float:
+    """Raise what the real ``Thread.join(timeout)`` raises for a bad
+    timeout (a NaN, a string, too large); else the timeout it waits for.
+
+    Like it, a negative timeout is 0, and on Python < 3.13 a thread that
+    has finished is joined at once whatever the timeout.
+    """
+    timeout = max(timeout, 0)
+    if not finished or sys.version_info >= (3, 13):
+        _vlock.check_timeout(True, timeout)
+    return timeout
+
+
+class RLock(threading._PyRLock):  # type: ignore[name-defined]
+    """``threading.RLock`` while a clock or deadlock fixture is active: the
+    pure-Python one (on a `VLock` for test threads), which checks its
+    timeout as the C one does, even when the caller holds it already, and
+    returns True, not 1, when it does."""
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if timeout != -1 or not blocking:
+            _vlock.check_timeout(blocking, timeout)
+        return bool(super().acquire(blocking, timeout))
+
+    __enter__ = acquire
+
+
+class SimpleQueue(queue._PySimpleQueue):  # type: ignore[name-defined]
+    """``queue.SimpleQueue`` while a clock or deadlock fixture is active:
+    the pure-Python one (its waits are on locks of the core), which treats
+    ``get``'s timeout as the C one does: checked when blocking (a NaN
+    raises), ignored when not."""
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        if not block:
+            timeout = None
+        elif timeout is not None:
+            # NOTE(instrument): a real queue with an item in it checks the
+            # timeout, with the running Python's words, and returns.
+            probe: queue.SimpleQueue[None] = _C_SIMPLE_QUEUE()
+            probe.put(None)
+            probe.get(True, timeout)
+        return super().get(block, timeout)
+
+
 _CF_WORKER = concurrent.futures.thread._worker
 
 

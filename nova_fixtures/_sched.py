@@ -49,9 +49,14 @@ from nova_fixtures import _sched_text
 from nova_fixtures import _strategies
 from nova_fixtures import _trace
 
-__all__ = ['Scheduler', 'STRATEGIES']
+__all__ = ['MAX_STEPS', 'Scheduler', 'STRATEGIES']
 
 STRATEGIES = _strategies.STRATEGIES
+#: How many steps a run's trace keeps by default (about 90 bytes each):
+#: ten times what a heavy test takes; a run that reaches it is most likely
+#: a thread spinning (a poll loop, a NaN timeout), which a schedule would
+#: otherwise follow, and record, until memory runs out.
+MAX_STEPS = 4_000_000
 
 get_ident = _thread.get_ident
 _SCOPES = (_core.ParkKind.IO, _core.ParkKind.LISTEN)
@@ -66,13 +71,20 @@ class Scheduler:
         (`nova_fixtures._strategies`).
     :param trace: records the steps and decisions, and checks a replay
         against a recording (`nova_fixtures._trace`); a new one if None.
+    :param max_steps: the trace's cap: the step that would go past it
+        stops the schedule (`over_cap` says so, and so do the causes: the
+        threads run freely from there), the steps before it stay, and a
+        replay with the same cap stops at the same step.
     """
 
     def __init__(self, core: _core.Core, seed: int,
                  strategy: _strategies.Strategy,
-                 trace: _trace.Trace | None = None) -> None:
+                 trace: _trace.Trace | None = None,
+                 max_steps: int = MAX_STEPS) -> None:
         self.core = core
         self.seed = seed
+        self.max_steps = max_steps
+        self.over_cap: str | None = None
         self.strategy = strategy
         self.enabled = True
         self.tid_of: dict[int, int] = {}
@@ -283,6 +295,15 @@ class Scheduler:
         """
         runnable = self.runnable
         trace = self.trace
+        if len(trace.entries) >= self.max_steps:
+            # NOTE(sched): memory is bounded. The trace so far is kept
+            # (the report, a replay's check), and every thread goes on
+            # freely: a spinning one no longer holds the others back.
+            self.over_cap = _sched_text.over_cap(
+                self.seed, self.max_steps, self.choices, self.switches,
+                (tid, kind, what), self.names)
+            self.give_up(self.over_cap)
+            return tid
         if not runnable:
             self.current = None
             self._record((tid, kind, what, None))

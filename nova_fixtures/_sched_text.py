@@ -17,8 +17,8 @@ from typing import Any, Mapping
 from nova_fixtures import _trace
 
 __all__ = ['already_running', 'describe', 'divergence', 'entry_text',
-           'interrupted', 'outsider_woke', 'readable', 'real_io',
-           'stalled', 'summary', 'unhashed']
+           'interrupted', 'outsider_woke', 'over_cap', 'readable',
+           'real_io', 'stalled', 'summary', 'unhashed']
 
 Names = Mapping[int, str]
 
@@ -104,6 +104,22 @@ def divergence(found: _trace.Divergence, names: Names,
     return '\n'.join([headline, 'at:'] + (stack or []))
 
 
+def over_cap(seed: int, cap: int, choices: int, switches: int,
+             point: tuple[int | None, str, str], names: Names) -> str:
+    """A run's trace reached its cap at ``point`` (tid, kind, what), the
+    step it did not keep."""
+    tid, kind, what = point
+    where = f'{kind} {readable(what)}' if what else kind
+    return (f'the schedule (seed {seed}) stopped at its cap of {cap} '
+            f'trace steps ({choices} with a choice of thread, {switches} '
+            f'switch(es)): then {_name(names, tid)} was at {where}, and '
+            f'from there every thread ran freely. A thread '
+            f'that polls or spins (a NaN timeout, a loop on a zero '
+            f'timeout) takes steps for as long as it runs; if the test '
+            f'needs more, raise the cap with ScheduleFixture(max_steps=...) '
+            f'or request(max_steps=...)')
+
+
 # Why a run may not replay exactly (``ScheduleResult.causes``) ------------
 
 def already_running(name: str) -> str:
@@ -136,7 +152,10 @@ def unhashed() -> str:
 
 def summary(result: Any) -> str:
     """A `nova_fixtures.schedule.ScheduleResult` in a few lines."""
-    lines = [f'seed {result.seed} ({result.strategy}): {result.steps} '
+    token = getattr(result, 'token', '')
+    name = f'schedule {token}' if token else \
+        f'seed {result.seed} ({result.strategy})'
+    lines = [f'{name}: {result.steps} '
              f'steps, {result.switches} switches, {result.preemptions} '
              f'preemptions; trace {result.fingerprint}, journal '
              f'{result.journal} ({result.journal_entries} entries)']

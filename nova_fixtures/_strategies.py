@@ -19,23 +19,38 @@ the same decisions in every version that keeps that order:
 ``tests/unit/nova_fixtures/test_sched_pinned.py`` holds it to it.
 
 The options of a schedule that pick and seed a strategy are checked here
-(`check`), for `nova_fixtures.schedule` and the hunt alike.
+(`check`), for `nova_fixtures.schedule` and the hunt alike, and written as
+one token (`token`, `parse`): ``pct-d3-k16-4`` is PCT with depth 3 over 16
+steps, seed 4; ``random-4`` is the random strategy, seed 4 (it uses no
+depth or steps). The hunt prints a token; ``--replay``, `ScheduleFixture`,
+``TestCase.SCHEDULE_SEED`` and ``nova_fixtures.run --schedule`` take one
+where they take a seed, so a seed never stands for another schedule than
+the one that failed.
 """
 
 from __future__ import annotations
 
 import random
+import re
 from typing import Any, Mapping
 
 from nova_fixtures import _trace
 
-__all__ = ['ForcedStrategy', 'LEAST', 'PCTStrategy', 'RandomStrategy',
-           'STRATEGIES', 'Strategy', 'check', 'make']
+__all__ = ['DEFAULTS', 'ForcedStrategy', 'LEAST', 'MOST', 'PCTStrategy',
+           'RandomStrategy', 'STRATEGIES', 'Strategy', 'check', 'make',
+           'parse', 'resolve', 'token']
 
 STRATEGIES = ('random', 'pct')
 
 # NOTE(strategies): the least value of each whole-number option.
 LEAST = {'seed': 0, 'depth': 1, 'steps': 1}
+# NOTE(strategies): PCT draws depth - 1 change points up front: a bound
+# keeps a mistyped depth from costing seconds and gigabytes per run (PCT
+# finds bugs of depth 1 to 5; 100 is far beyond any use).
+MOST = {'depth': 100}
+# NOTE(strategies): what a schedule given only a seed uses.
+DEFAULTS: dict[str, Any] = {'strategy': 'pct', 'depth': 3, 'steps': 2000}
+_TOKEN = re.compile(r'(?:pct-d(\d+)-k(\d+)|random)-(\d+)')
 
 
 class Strategy:
@@ -152,8 +167,65 @@ def check(options: Mapping[str, Any]) -> None:
                 value < least:
             raise ValueError(f'{name} must be a whole number >= {least}, '
                              f'got {value!r}')
+        if name in MOST and value > MOST[name]:
+            raise ValueError(f'{name} must be a whole number from {least} '
+                             f'to {MOST[name]}, got {value!r}')
     strategy = options.get('strategy', 'pct')
     if strategy not in STRATEGIES:
         raise ValueError(f'strategy must be one of '
                          f'{", ".join(map(repr, STRATEGIES))}, got '
                          f'{strategy!r}')
+
+
+def token(seed: int, strategy: str = 'pct', depth: int = 3,
+          steps: int = 2000) -> str:
+    """The one word that names a whole schedule: ``pct-d3-k16-4``,
+    ``random-4``."""
+    if strategy == 'random':
+        return f'random-{seed}'
+    return f'pct-d{depth}-k{steps}-{seed}'
+
+
+def parse(text: str) -> dict[str, Any]:
+    """The options a token (`token`) or a bare seed (``'4'``) names: a
+    token gives ``seed``, ``strategy``, ``depth`` and ``steps``; a bare
+    seed gives ``seed`` only.
+
+    :raises ValueError: ``text`` is neither.
+    """
+    text = text.strip()
+    if text.isascii() and text.isdigit():
+        return {'seed': int(text)}
+    match = _TOKEN.fullmatch(text)
+    if match is None:
+        raise ValueError(
+            f'schedule {text!r} is neither a seed nor a schedule token: '
+            f'write a whole number >= 0 (4) or a token the hunt printed '
+            f'(pct-d3-k16-4, random-4)')
+    depth, steps, seed = match.groups()
+    if depth is None:
+        return {'seed': int(seed), 'strategy': 'random'}
+    return {'seed': int(seed), 'strategy': 'pct', 'depth': int(depth),
+            'steps': int(steps)}
+
+
+def resolve(options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` with a token in ``seed`` spelled out (`parse`).
+
+    :raises ValueError: the token is not one, or ``options`` also give a
+        ``strategy``, ``depth`` or ``steps`` other than the token's.
+    """
+    seed = options.get('seed')
+    if not isinstance(seed, str):
+        return dict(options)
+    named = parse(seed)
+    resolved = dict(options)
+    for name, value in named.items():
+        given = options.get(name)
+        if name != 'seed' and given is not None and given != value:
+            raise ValueError(
+                f'schedule {seed!r} names its {name} ({value!r}); '
+                f'{name}={given!r} asks for another schedule: give one or '
+                f'the other')
+        resolved[name] = value
+    return resolved

@@ -19,9 +19,12 @@ from typing import Iterator
 
 from fake_transport import backend
 from fake_transport import journal
+from nova_fixtures import _abandon
+from nova_fixtures import _args
 from nova_fixtures import _bubble
 from nova_fixtures import _core
 from nova_fixtures import _follow
+from nova_fixtures import _hints
 from nova_fixtures import _instrument
 from nova_fixtures import _registry
 from nova_fixtures import _state
@@ -141,6 +144,10 @@ class ClockFixture(_state.GuardedFixture):
     :param ties: ``'ordered'`` (the default) or ``'together'``: waits due
         at the same instant end all at once, and their threads run in the
         operating system's order.
+    :raises ValueError: a bad argument (``max_virtual`` and
+        ``max_real_stall`` are seconds > 0, ``max_real_stall`` may be
+        ``math.inf``: never report), at construction; `TypeError`: one
+        that is not a number.
     :ivar stalled: an Event set when a stall is reported.
 
     Example::
@@ -159,6 +166,19 @@ class ClockFixture(_state.GuardedFixture):
             raise ValueError(f'ties must be one of '
                              f'{", ".join(map(repr, _core.TIES))}, got '
                              f'{ties!r}')
+        # NOTE(clock): refused here, not at the first wait or at setUp.
+        _args.seconds('ClockFixture', 'max_virtual', max_virtual,
+                      positive=True)
+        _args.seconds('ClockFixture', 'max_real_stall', max_real_stall,
+                      positive=True, infinite=True)
+        if start_wall is not None and not _args.is_number(start_wall):
+            raise TypeError(f'ClockFixture start_wall must be a number of '
+                            f'seconds since the epoch or None, got '
+                            f'{start_wall!r}')
+        if start_wall is not None and not abs(start_wall) < math.inf:
+            raise ValueError(f'ClockFixture start_wall must be a finite '
+                             f'number of seconds since the epoch or None, '
+                             f'got {start_wall!r}')
         self.ties = ties
         self.autojump = autojump
         self.max_virtual = max_virtual
@@ -180,8 +200,9 @@ class ClockFixture(_state.GuardedFixture):
                 f"don't nest. The active one was set up "
                 f"{_registry.opened_by()}")
         opened_by = _registry.set_up_by()
-        bubble = _bubble.Bubble(True, self.autojump, self.max_virtual,
-                                self.ties)
+        bubble = _bubble.Bubble(
+            True, self.autojump, self.max_virtual, self.ties,
+            budget_hint=_hints.how_to_set(self, 'max_virtual', ''))
         self.bubble = bubble
         _registry.forget_stuck()
         self.addDetail('nova-fixtures:clock', _state.lazy_text(self.render))
@@ -228,6 +249,11 @@ class ClockFixture(_state.GuardedFixture):
         _registry.deactivate(bubble)
         if stuck is not None:
             LOG.warning('%s', stuck)
+        if isinstance(bubble.failure, ClockError):
+            # NOTE(clock): the budget ran out: the threads still waiting
+            # on a timer past it are left to their real-time waits, not
+            # waited for (see nova_fixtures._abandon).
+            _abandon.abandon('the virtual time budget was exceeded')
         if bubble.failure is not None and not bubble.failure_delivered:
             raise bubble.failure
 
@@ -335,8 +361,7 @@ class ClockFixture(_state.GuardedFixture):
             raise ClockError(
                 f'advance({seconds!r}) would pass the virtual time budget '
                 f'of {bubble.max_virtual:g} s (now {bubble.now:g} s); '
-                f'raise it with ClockFixture(max_virtual=...) or '
-                f'TestCase.CLOCK_OPTIONS')
+                f'raise it with {bubble.budget_hint}')
         bubble.advance(_core.to_ns(seconds))
 
     def settle(self) -> None:

@@ -9,7 +9,7 @@ import time
 import uuid
 from typing import Any, Iterable
 
-
+from nova_fixtures import _args
 from nova_fixtures import _state
 from nova_fixtures import services
 
@@ -117,7 +117,15 @@ class NotificationFixture(_state.GuardedFixture):
 
         :returns: the first ``count`` of them.
         :raises NotificationTimeout: naming what did arrive.
+        :raises ValueError: ``count`` is not a whole number >= 1, or
+            ``timeout`` is negative, NaN or infinite (`TypeError`: not a
+            number).
         """
+        if not isinstance(count, int) or isinstance(count, bool) or \
+                count < 1:
+            raise ValueError(f'wait_for count must be a whole number >= 1, '
+                             f'got {count!r}')
+        _args.seconds('wait_for', 'timeout', timeout)
         self._check_ready()
         deadline = time.monotonic() + timeout
         with self._cond:

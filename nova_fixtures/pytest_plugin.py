@@ -7,28 +7,18 @@ selects oslo.service's threading backend. Disable it with ``-p
 no:nova_fixtures``. Nothing else happens until a test asks for one of the
 fixtures below; the fixtures themselves are imported then.
 
-Fixtures (each per test, cleaned up after it):
+Fixtures (each per test, cleaned up after it; each one's docstring, shown
+by ``pytest --fixtures``, gives its arguments and what it returns; the
+guide is ``doc/source/pytest.rst``): ``bus``, ``make_bus``,
+``start_service``, ``notifications``, ``clock``, ``deadlocks``,
+``schedule``, ``expect_deadlock``, ``fake_redirect``, ``use_fixture``.
+Markers: ``nova_clock``, ``nova_deadlocks``, ``nova_schedule``,
+``nova_thread_leaks``. Options for every test of a run (as ``python -m
+nova_fixtures.run`` gives stestr): ``--nova-clock``, ``--nova-deadlocks``,
+``--nova-transport memory``, or ``NOVA_FIXTURES_CLOCK=1``,
+``NOVA_FIXTURES_DEADLOCKS=1``, ``NOVA_FIXTURES_TRANSPORT=memory``.
 
-* ``bus``: a `TransportFixture` on a fresh ``memory://`` bus (or
-  ``OS_TEST_TRANSPORT_URL``).
-* ``make_bus(name=None, **kwargs)``: one more `TransportFixture` (a cell's
-  bus), reported like ``bus``.
-* ``start_service(manager, topic, host, bus=None, **kwargs)``: a started
-  `ServiceFixture` on ``bus`` (default: the ``bus`` fixture).
-* ``clock``: a `ClockFixture`, set up before every bus and service of the
-  test; ``@pytest.mark.nova_clock(**kwargs)`` passes it arguments, and
-  sets it up for a test that uses the other fixtures without asking for
-  ``clock``.
-* ``deadlocks``: a `DeadlockFixture` (after the clock, before the buses);
-  ``@pytest.mark.nova_deadlocks(**kwargs)`` likewise.
-* ``fake_redirect``: a `FakeRedirectFixture` named after the test, for a
-  suite written for ``fake:``. The ``fake:`` differences it meets
-  (`nova_fixtures.fake_differences`) are the report section
-  ``fake-transport:differences`` of the test, passed or failed, and are
-  listed at the end of the session; ``NOVA_FIXTURES_FAKE_COMPAT=1`` keeps
-  ``fake:``'s behaviour there.
-
-A test that uses any of them (or carries one of the markers) also gets a
+A test that uses any fixture (or carries one of the markers) also gets a
 `NoEventletFixture` and a `ThreadLeakFixture`, set up first so that its
 check runs after every other cleanup: a leaked thread makes the test's
 teardown fail with `ThreadLeak`'s message.
@@ -37,9 +27,36 @@ keyword arguments go to `ThreadLeakFixture` (``grace``, ``ignore``).
 
 When such a test fails (setup, call or teardown), the report gets the
 sections ``fake-transport:journal <url>`` (one per bus),
-``nova-fixtures:clock`` and ``nova-fixtures:deadlocks``; a pytest-timeout
-failure (``Timeout >...``) also gets ``nova-fixtures:hang-report``, taken
-while the stuck threads are still stuck.
+``nova-fixtures:clock`` and ``nova-fixtures:deadlocks``.
+
+pytest-timeout (2.1 or newer): a test that uses the library and times out
+gets a hang report (`nova_fixtures.hang`: every thread's stack, the locks
+test threads hold and wait for, the messages in flight on the test's
+buses, the clock), taken while the stuck threads are still stuck:
+
+* ``timeout_method=signal`` (pytest-timeout fails the test with ``Failed:
+  Timeout (>2.0s) from pytest-timeout.``; 1.x's ``Timeout >2.0s`` too):
+  the report section ``nova-fixtures:hang-report``, the main thread shown
+  where the timeout interrupted it.
+* ``timeout_method=thread`` (pytest-timeout dumps the stacks and ends the
+  process with ``os._exit(1)``): the report is written to the terminal,
+  under ``+ nova-fixtures:hang-report <test id> +``, just before
+  pytest-timeout's own ``Timeout`` dump. The plugin implements
+  pytest-timeout's ``pytest_timeout_set_timer`` hook for the tests that
+  use the library: pytest-timeout's timer, writing the report first.
+
+Then the test is over, and its teardown waits for nothing it left stuck:
+every RPC call still waiting for a reply on a ``memory://`` bus ends at
+once with ``MessagingTimeout`` (``... the test timed out; the test is
+over``), so the handlers blocked in one unwind and the services stop
+without waiting the calls' timeouts out; the thread-leak check neither
+waits its grace for threads still running nor fails the test a second time
+(it logs them as a warning). The same holds after the clock's virtual time
+budget ran out: ``ClockError`` is the test's only error.
+
+Error messages that tell how to change a setting name the marker, for the
+fixtures the plugin sets up: ``virtual time budget of 3600 s exceeded ...;
+raise it with @pytest.mark.nova_clock(max_virtual=...)``.
 
 Example::
 
@@ -51,20 +68,27 @@ Example::
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, TYPE_CHECKING
+import types
+from typing import Any, Callable, Iterator, TYPE_CHECKING, TypeVar
 
 import pytest
 
+from nova_fixtures import _pytest_env
+
 if TYPE_CHECKING:
-    from fake_transport import broker as broker_mod
-    from fake_transport import journal as journal_mod
     from nova_fixtures import clock as clock_mod
     from nova_fixtures import deadlock as deadlock_mod
+    from nova_fixtures import schedule as schedule_mod
     from nova_fixtures import services as services_mod
     from nova_fixtures import transport as transport_mod
 
-__all__ = ['pytest_configure', 'pytest_runtest_makereport',
-           'pytest_terminal_summary']
+__all__ = ['pytest_addoption', 'pytest_configure',
+           'pytest_runtest_makereport', 'pytest_terminal_summary',
+           'pytest_timeout_set_timer']
+
+# NOTE(pytest): the fixtures added with the guide (doc/source/pytest.rst),
+# kept apart to keep this module small; registered with this plugin.
+pytest_plugins = ('nova_fixtures._pytest_fixtures',)
 
 _MARKERS = (
     'nova_clock(**kwargs): run the test on a nova_fixtures.ClockFixture '
@@ -75,6 +99,9 @@ _MARKERS = (
     'nova_thread_leaks(check=True, **kwargs): check=False turns off the '
     'thread-leak check of tests using nova_fixtures fixtures; other '
     'arguments go to nova_fixtures.ThreadLeakFixture.',
+    'nova_schedule(**kwargs): run the test\'s threads one at a time on a '
+    'nova_fixtures.ScheduleFixture made with these arguments (seed=... at '
+    'least), on the test\'s clock.',
 )
 
 
@@ -88,35 +115,16 @@ def _wanted(item: Any, marker_name: str,
     return ((), {}) if requested else None
 
 
-class _BusRecord:
-    """A bus of the test and what its journal held when it was cleaned up.
+_F = TypeVar('_F')
 
-    The broker forgets its journal when the bus is discarded, so the
-    entries are copied just before (no formatting: that waits for a failed
-    report).
-    """
 
-    def __init__(self, bus: transport_mod.TransportFixture) -> None:
-        self.url = bus.url
-        self.broker: broker_mod.Broker | None = bus.broker
-        self.entries: list[journal_mod.JournalEntry] | None = None
-        self.recorded = 0
+def _hinted(fixture: _F, marker: str) -> _F:
+    """``fixture``, whose error messages name ``marker`` as the way to
+    change its settings (`nova_fixtures._hints`)."""
+    from nova_fixtures import _hints
 
-    def snapshot(self) -> None:
-        if self.broker is not None:
-            self.entries = self.broker.journal.entries()
-            self.recorded = self.broker.journal.recorded
-
-    def render(self) -> str:
-        if self.broker is None:
-            return ''
-        if self.entries is None:
-            return self.broker.journal.render()
-        lines = [str(entry) for entry in self.entries]
-        if self.recorded > len(lines):
-            lines.insert(0, f'({self.recorded - len(lines)} earlier '
-                            f'entries not kept)')
-        return '\n'.join(lines)
+    _hints.set_up_by_marker(fixture, marker)
+    return fixture
 
 
 class _Env:
@@ -128,9 +136,11 @@ class _Env:
     """
 
     def __init__(self, item: pytest.Item, wants_clock: bool,
-                 wants_deadlocks: bool) -> None:
+                 wants_deadlocks: bool, wants_schedule: bool = False,
+                 run: _pytest_env.RunOptions | None = None) -> None:
         import fixtures
 
+        from nova_fixtures import _abandon
         from nova_fixtures import clock as clock_mod
         from nova_fixtures import deadlock as deadlock_mod
         from nova_fixtures import eventlet_guard
@@ -138,35 +148,77 @@ class _Env:
 
         from nova_fixtures import fake_differences
 
+        # NOTE(pytest): a new test: not abandoned (after a timeout).
+        _abandon.clear()
         self.nodeid = item.nodeid
         self.first_difference = fake_differences.count()
         self.redirect: Any = None
-        self.buses: list[_BusRecord] = []
+        self.buses: list[_pytest_env.BusRecord] = []
         self.clock: clock_mod.ClockFixture | None = None
         self.deadlocks: deadlock_mod.DeadlockFixture | None = None
+        self.schedule: schedule_mod.ScheduleFixture | None = None
         self.clock_text = ''
         self.deadlocks_text = ''
+        self.schedule_text = ''
+        run = run or _pytest_env.RunOptions()
+        # NOTE(pytest): a test the run-wide options alone bring here gets
+        # what nova_fixtures.run gives a stestr test, no thread-leak check.
+        explicit = '_nova_env' in getattr(item, 'fixturenames', ()) or \
+            _has_marker(item)
+        virtual = not _pytest_env.is_real_time(item)
         self.root: fixtures.Fixture = fixtures.Fixture()
         self.root.setUp()
         try:
             leaks = item.get_closest_marker('nova_thread_leaks')
             leak_kw = dict(leaks.kwargs) if leaks is not None else {}
-            if leak_kw.pop('check', True):
-                self.root.useFixture(threads.ThreadLeakFixture(**leak_kw))
-            self.root.useFixture(eventlet_guard.NoEventletFixture())
-            wanted = _wanted(item, 'nova_clock', wants_clock)
+            if explicit and leak_kw.pop('check', True):
+                self.root.useFixture(_hinted(
+                    threads.ThreadLeakFixture(**leak_kw), 'nova_thread_leaks'))
+            if explicit:
+                self.root.useFixture(eventlet_guard.NoEventletFixture())
+            schedule = _wanted(item, 'nova_schedule', wants_schedule)
+            wanted = _wanted(item, 'nova_clock', wants_clock or (
+                run.clock and virtual) or schedule is not None)
             if wanted is not None:
-                self.clock = self.root.useFixture(
-                    clock_mod.ClockFixture(*wanted[0], **wanted[1]))
+                self.clock = self.root.useFixture(_hinted(
+                    clock_mod.ClockFixture(*wanted[0], **wanted[1]),
+                    'nova_clock'))
                 self.root.addCleanup(self._snapshot_clock)
-            wanted = _wanted(item, 'nova_deadlocks', wants_deadlocks)
+            if schedule is not None:
+                self._use_schedule(*schedule)
+            wanted = _wanted(item, 'nova_deadlocks', wants_deadlocks or (
+                run.deadlocks and virtual))
             if wanted is not None:
-                self.deadlocks = self.root.useFixture(
-                    deadlock_mod.DeadlockFixture(*wanted[0], **wanted[1]))
+                self.deadlocks = self.root.useFixture(_hinted(
+                    deadlock_mod.DeadlockFixture(*wanted[0], **wanted[1]),
+                    'nova_deadlocks'))
                 self.root.addCleanup(self._snapshot_deadlocks)
+            if run.transport == 'memory':
+                self.use_fake_redirect()
         except BaseException:
             self.root.cleanUp()
             raise
+
+    def _use_schedule(self, args: tuple[Any, ...],
+                      kwargs: dict[str, Any]) -> None:
+        from nova_fixtures import schedule as schedule_mod
+
+        assert self.clock is not None
+        # NOTE(pytest): a schedule the hunt (or NOVA_FIXTURES_SCHEDULE)
+        # asked for is on the clock already, and takes the marker's place,
+        # as in nova_fixtures.TestCase.
+        self.schedule = _pytest_env.schedule_of(self.clock)
+        if self.schedule is None:
+            if not args:
+                kwargs.setdefault('seed', 0)
+            made = schedule_mod.ScheduleFixture(*args, **kwargs)
+            # NOTE(pytest): registered first, so it runs once the schedule
+            # is cleaned up and its result (the seed to replay) complete.
+            self.root.addCleanup(self._snapshot_schedule, made)
+            self.schedule = self.root.useFixture(made)
+
+    def _snapshot_schedule(self, made: Any) -> None:
+        self.schedule_text = _pytest_env.schedule_text(made)
 
     def _snapshot_clock(self) -> None:
         assert self.clock is not None
@@ -182,7 +234,7 @@ class _Env:
 
         bus = self.root.useFixture(
             transport_mod.TransportFixture(name=name, **kwargs))
-        record = _BusRecord(bus)
+        record = _pytest_env.BusRecord(bus)
         self.buses.append(record)
         # NOTE(pytest): registered after the bus, so it runs before the bus
         # is discarded and after the services started on it stopped.
@@ -192,6 +244,8 @@ class _Env:
     def use_fake_redirect(self, **kwargs: Any) -> Any:
         from nova_fixtures import redirect
 
+        if self.redirect is not None and not kwargs:
+            return self.redirect
         kwargs.setdefault('name', self.nodeid)
         self.redirect = self.root.useFixture(
             redirect.FakeRedirectFixture(**kwargs))
@@ -205,13 +259,15 @@ class _Env:
             [d.line() for d in fake_differences.since(self.first_difference)
              if d.test == self.nodeid])
 
-    def sections(self, timed_out: bool) -> list[tuple[str, str]]:
+    def sections(self, timed_out: bool,
+                 interrupted: types.TracebackType | None = None
+                 ) -> list[tuple[str, str]]:
         found = []
         if timed_out:
             from nova_fixtures import hang
 
             found.append(('nova-fixtures:hang-report',
-                          hang.hang_report(self.bus_views())))
+                          hang.hang_report(self.bus_views(), interrupted)))
         for record in self.buses:
             found.append((f'fake-transport:journal {record.url}',
                           record.render()))
@@ -221,6 +277,9 @@ class _Env:
         if self.deadlocks is not None:
             found.append(('nova-fixtures:deadlocks', self.deadlocks_text or
                           self._render(self.deadlocks)))
+        if self.schedule is not None:
+            found.append(('nova-fixtures:schedule', self.schedule_text or
+                          _pytest_env.schedule_text(self.schedule)))
         return found
 
     def bus_views(self) -> list[Any]:
@@ -237,7 +296,7 @@ class _Env:
 class _BusView:
     """What `hang_report` reads of a bus: ``url`` and ``broker``."""
 
-    def __init__(self, record: _BusRecord) -> None:
+    def __init__(self, record: _pytest_env.BusRecord) -> None:
         self.url = record.url
         self.broker = record.broker
 
@@ -249,6 +308,27 @@ _FIRST_DIFFERENCE = pytest.StashKey[int]()
 _NODEIDS = pytest.StashKey[set[str]]()
 
 
+# NOTE(pytest): the run-wide options, read once per session.
+_RUN = pytest.StashKey[_pytest_env.RunOptions]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup(
+        'nova_fixtures', 'nova-fixtures: every test of the run on')
+    group.addoption(
+        '--nova-clock', action='store_true', default=None,
+        help='a ClockFixture (virtual time), but tests marked '
+             'nova_fixtures.virtual_time.real_time (NOVA_FIXTURES_CLOCK=1)')
+    group.addoption(
+        '--nova-deadlocks', action='store_true', default=None,
+        help='a DeadlockFixture, but tests marked real_time '
+             '(NOVA_FIXTURES_DEADLOCKS=1)')
+    group.addoption(
+        '--nova-transport', metavar='memory', default=None,
+        help="'memory': a FakeRedirectFixture, its fake: transports on a "
+             "memory:// bus of its own (NOVA_FIXTURES_TRANSPORT=memory)")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     from nova_fixtures import fake_differences
 
@@ -256,18 +336,26 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line('markers', line)
     config.stash[_FIRST_DIFFERENCE] = fake_differences.count()
     config.stash[_NODEIDS] = set()
+    try:
+        config.stash[_RUN] = _pytest_env.run_options(
+            config.getoption('nova_clock', None),
+            config.getoption('nova_deadlocks', None),
+            config.getoption('nova_transport', None))
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def _has_marker(item: pytest.Item) -> bool:
-    return (item.get_closest_marker('nova_clock') is not None or
-            item.get_closest_marker('nova_deadlocks') is not None)
+    return any(item.get_closest_marker(name) is not None for name in
+               ('nova_clock', 'nova_deadlocks', 'nova_schedule'))
 
 
 @pytest.fixture(autouse=True)
 def _nova_markers(request: pytest.FixtureRequest) -> None:
-    """Set the library up for a marked test that asks for no fixture of it.
-    """
-    if _has_marker(request.node):
+    """Set the library up for a marked test that asks for no fixture of it,
+    and for every test of a run with ``--nova-*`` options."""
+    run = request.config.stash.get(_RUN, None)
+    if _has_marker(request.node) or (run is not None and run.any):
         request.getfixturevalue('_nova_env')
 
 
@@ -275,7 +363,8 @@ def _nova_markers(request: pytest.FixtureRequest) -> None:
 def _nova_env(request: pytest.FixtureRequest) -> Iterator[_Env]:
     names = request.fixturenames
     item = request.node
-    env = _Env(item, 'clock' in names, 'deadlocks' in names)
+    env = _Env(item, 'clock' in names, 'deadlocks' in names,
+               'schedule' in names, request.config.stash.get(_RUN, None))
     item.stash[_ENV] = env
     request.config.stash.get(_NODEIDS, set()).add(item.nodeid)
     yield env
@@ -284,7 +373,14 @@ def _nova_env(request: pytest.FixtureRequest) -> Iterator[_Env]:
 
 @pytest.fixture
 def clock(_nova_env: _Env) -> clock_mod.ClockFixture:
-    """A `ClockFixture` for the test, set up before its buses and services.
+    """Returns the test's `ClockFixture` (virtual time), set up before its
+    buses and services; its arguments come from
+    ``@pytest.mark.nova_clock(**kwargs)``.
+
+    ``clock.now()`` is the virtual time (0 at the start), ``time.sleep``,
+    timeouts and waits of the test's threads run on it. The arguments are
+    `ClockFixture`'s (``max_virtual=``, ``autojump=``, ``ties=``). With
+    ``schedule``, the clock the schedule runs on.
     """
     assert _nova_env.clock is not None
     return _nova_env.clock
@@ -292,7 +388,15 @@ def clock(_nova_env: _Env) -> clock_mod.ClockFixture:
 
 @pytest.fixture
 def deadlocks(_nova_env: _Env) -> deadlock_mod.DeadlockFixture:
-    """A `DeadlockFixture` for the test, after the clock, before the buses.
+    """Returns the test's `DeadlockFixture` (after the clock, before the
+    buses); its arguments come from ``@pytest.mark.nova_deadlocks(
+    **kwargs)``.
+
+    A deadlock (or a lock-order inversion) fails the test at teardown; see
+    ``expect_deadlock`` for one the test expects. ``deadlocks.deadlocks``
+    and ``deadlocks.inversions`` are the reports so far. The arguments are
+    `DeadlockFixture`'s (``on_inversion='record'``, ``rpc='report'``,
+    ``lockdep=False``).
     """
     assert _nova_env.deadlocks is not None
     return _nova_env.deadlocks
@@ -300,23 +404,40 @@ def deadlocks(_nova_env: _Env) -> deadlock_mod.DeadlockFixture:
 
 @pytest.fixture
 def bus(_nova_env: _Env) -> transport_mod.TransportFixture:
-    """A `TransportFixture` on a fresh bus, cleaned up after the test."""
+    """Returns a `TransportFixture` on a fresh ``memory://`` bus (or
+    ``OS_TEST_TRANSPORT_URL``), discarded after the test; no arguments.
+
+    ``bus.rpc_client(topic, server=None, **kwargs)``,
+    ``bus.notifier(publisher_id)``, ``bus.settle()``, ``bus.url``,
+    ``bus.transport``, ``bus.broker`` (its journal is in a failed test's
+    report).
+    """
     return _nova_env.use_bus()
 
 
 @pytest.fixture
 def fake_redirect(_nova_env: _Env) -> Any:
-    """A `FakeRedirectFixture` named after the test: its ``fake:``
-    transports on a ``memory://`` bus of its own. The ``fake:`` differences
-    it meets are a section of the test's report (passed or failed) and are
-    listed at the end of the session."""
+    """Returns a `FakeRedirectFixture` named after the test (no
+    arguments): every ``fake:`` transport the test opens goes to a
+    ``memory://`` bus of its own (``fake_redirect.url``, ``.broker``,
+    ``.settle()``).
+
+    The ``fake:`` differences it meets are a section of the test's report
+    (passed or failed) and are listed at the end of the session.
+    """
     return _nova_env.use_fake_redirect()
 
 
 @pytest.fixture
 def make_bus(
         _nova_env: _Env) -> Callable[..., transport_mod.TransportFixture]:
-    """``make_bus(name=None, **kwargs)``: one more `TransportFixture`."""
+    """Returns ``make_bus(name=None, **kwargs)``, which returns one more
+    `TransportFixture` (a cell's bus; ``name`` ends its URL), discarded
+    after the test.
+
+    ``kwargs`` are `TransportFixture`'s (``url=``, ``conf=``,
+    ``context_handles=``).
+    """
     return _nova_env.use_bus
 
 
@@ -324,10 +445,14 @@ def make_bus(
 def start_service(
         _nova_env: _Env, bus: transport_mod.TransportFixture
 ) -> Callable[..., services_mod.ServiceFixture]:
-    """``start_service(manager, topic, host, bus=None, **kwargs)``.
+    """Returns ``start_service(manager, topic, host, bus=None, **kwargs)``,
+    which returns a started `ServiceFixture`, stopped after the test.
 
-    Boots ``manager`` as ``topic``/``host`` on ``bus`` (default: the
-    ``bus`` fixture) as a `ServiceFixture`, stopped after the test.
+    It serves ``manager``'s public methods as ``topic``/``host`` on ``bus``
+    (default: the ``bus`` fixture). The `ServiceFixture` returned has
+    ``.kill()``, ``.restart()``, ``.stop()``, ``.start()``, ``.server``
+    and ``.conf``; ``kwargs`` are its arguments (``endpoints=``,
+    ``periodic=``, ``max_workers=``).
     """
     from nova_fixtures import services as services_mod
 
@@ -357,10 +482,41 @@ def pytest_runtest_makereport(item: pytest.Item,
     if env is None or call.excinfo is None or \
             call.excinfo.errisinstance(pytest.skip.Exception):
         return
-    timed_out = call.when == 'call' and \
-        str(call.excinfo.value).startswith('Timeout >')
-    for key, content in env.sections(timed_out):
+    from nova_fixtures import _pytest_timeout
+
+    timed_out = _pytest_timeout.timed_out(call.excinfo)
+    for key, content in env.sections(timed_out, call.excinfo.tb):
         item.add_report_section(call.when, key, content)
+    if timed_out:
+        from nova_fixtures import _abandon
+
+        # NOTE(pytest): after the report: it wakes the stuck callers.
+        _abandon.abandon('the test timed out')
+
+
+def _uses_library(item: pytest.Item) -> bool:
+    return '_nova_env' in getattr(item, 'fixturenames', ()) or \
+        _has_marker(item)
+
+
+def _hang_report(item: pytest.Item) -> str:
+    from nova_fixtures import hang
+
+    env = item.stash.get(_ENV, None)
+    return hang.hang_report(env.bus_views() if env is not None else ())
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> Any:
+    """pytest-timeout's thread method, for a test that uses the library:
+    its timer writes the hang report before pytest-timeout's own dump
+    and exit (see `nova_fixtures._pytest_timeout`)."""
+    if not _uses_library(item):
+        return None
+    from nova_fixtures import _pytest_timeout
+
+    return _pytest_timeout.set_timer(item, settings,
+                                     lambda: _hang_report(item))
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -63,12 +63,17 @@ import types
 import unittest
 from typing import Any, Sequence
 
+from nova_fixtures import _strategies
 from nova_fixtures import fake_differences
 from nova_fixtures import virtual_time
 
-__all__ = ['RunError', 'RunSettings', 'main', 'set_up_fixtures']
+__all__ = ['RunError', 'RunSettings', 'check', 'fixtures_for', 'main',
+           'set_up_fixtures']
 
 BOOT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), '_boot')
+# NOTE(run): the file where each Python of the command lists the --tests
+# prefixes that selected a test (`nova_fixtures/_boot/sitecustomize.py`).
+SEEN_VAR = 'NOVA_FIXTURES_TESTS_SEEN'
 _TRUE = ('1', 'true', 'yes', 'on')
 _FALSE = ('', '0', 'false', 'no', 'off')
 
@@ -94,7 +99,7 @@ class RunSettings:
     transport: str = ''
     clock: bool = False
     deadlocks: bool = False
-    schedule: int | None = None
+    schedule: int | str | None = None
     schedule_strategy: str = ''
     tests: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
@@ -103,9 +108,20 @@ class RunSettings:
     fake_compat: bool = False
 
     def __post_init__(self) -> None:
-        if self.schedule is not None and self.schedule < 0:
-            raise RunError(f'schedule seed {self.schedule}: a seed is a '
-                           f'whole number >= 0')
+        if self.schedule is not None:
+            try:
+                named = _strategies.parse(str(self.schedule))
+                _strategies.check(named)
+            except ValueError as exc:
+                raise RunError(str(exc)) from None
+            if self.schedule_strategy and named.get(
+                    'strategy', self.schedule_strategy) != \
+                    self.schedule_strategy:
+                raise RunError(
+                    f'schedule {self.schedule!r} names its strategy '
+                    f'({named["strategy"]!r}); strategy '
+                    f'{self.schedule_strategy!r} asks for another '
+                    f'schedule: give one or the other')
         if self.schedule_strategy not in ('', 'random', 'pct'):
             raise RunError(f"schedule strategy {self.schedule_strategy!r}: "
                            f"choose 'random' or 'pct'")
@@ -131,18 +147,16 @@ class RunSettings:
         """Read the ``NOVA_FIXTURES_*`` variables."""
         env = os.environ if environ is None else environ
         seed = env.get('NOVA_FIXTURES_SCHEDULE', '').strip()
-        if seed and not (seed.isascii() and seed.isdigit()):
-            raise RunError(f'NOVA_FIXTURES_SCHEDULE {seed!r}: a seed is a '
-                           f'whole number >= 0')
         return cls(
             transport=env.get('NOVA_FIXTURES_TRANSPORT', '').strip(),
             clock=_flag(env, 'NOVA_FIXTURES_CLOCK') or bool(seed),
-            schedule=int(seed) if seed else None,
+            schedule=(int(seed) if seed.isascii() and seed.isdigit()
+                      else seed) if seed else None,
             schedule_strategy=env.get(
                 'NOVA_FIXTURES_SCHEDULE_STRATEGY', '').strip(),
             deadlocks=_flag(env, 'NOVA_FIXTURES_DEADLOCKS'),
-            tests=tuple(p for p in env.get('NOVA_FIXTURES_TESTS', '')
-                        .split(',') if p),
+            tests=tuple(p.strip() for p in env.get('NOVA_FIXTURES_TESTS', '')
+                        .split(',') if p.strip()),
             exclude=tuple(p for p in env.get('NOVA_FIXTURES_EXCLUDE', '')
                           .splitlines() if p),
             adapter=env.get('NOVA_FIXTURES_ADAPTER', '').strip(),
@@ -183,25 +197,19 @@ def _wants_real_time(test: unittest.TestCase,
         re.search(p, test.id()) for p in settings.exclude)
 
 
-def set_up_fixtures(test: unittest.TestCase,
-                    settings: RunSettings | None = None) -> list[Any]:
-    """Set up, on ``test``, the fixtures the settings ask for.
-
-    In this order, so that each belongs to the one before: the clock, the
-    deadlock detector, the ``fake:`` redirect (with the adapter's
-    ``CONTEXT_HANDLES``).
-    Cleaned up after everything the test itself registers.
-
-    :returns: the fixtures set up.
-    """
+def fixtures_for(test: Any, settings: RunSettings) -> list[Any]:
+    """The fixtures the settings give ``test`` (anything with ``id()``),
+    not set up yet, in the order to set them up: the clock, the deadlock
+    detector, the ``fake:`` redirect (with the adapter's
+    ``CONTEXT_HANDLES``)."""
     from nova_fixtures import clock
     from nova_fixtures import deadlock
     from nova_fixtures import redirect
 
-    settings = settings or RunSettings.from_environ()
     adapter = _adapter(settings.adapter)
     chosen: list[Any] = []
-    if not _wants_real_time(test, settings):
+    if not (isinstance(test, unittest.TestCase) and
+            _wants_real_time(test, settings)):
         if settings.clock:
             chosen.append(clock.ClockFixture())
         if settings.deadlocks:
@@ -210,6 +218,19 @@ def set_up_fixtures(test: unittest.TestCase,
         chosen.append(redirect.FakeRedirectFixture(
             context_handles=tuple(settings.context_handles) + tuple(
                 getattr(adapter, 'CONTEXT_HANDLES', ())), name=test.id()))
+    return chosen
+
+
+def set_up_fixtures(test: unittest.TestCase,
+                    settings: RunSettings | None = None) -> list[Any]:
+    """Set up, on ``test``, the fixtures the settings ask for
+    (`fixtures_for`), cleaned up after everything the test itself
+    registers.
+
+    :returns: the fixtures set up.
+    """
+    settings = settings or RunSettings.from_environ()
+    chosen = fixtures_for(test, settings)
     virtual_time.use_fixtures(test, lambda: chosen)
     return chosen
 
@@ -226,9 +247,10 @@ def _parser() -> argparse.ArgumentParser:
                         help='run each test on a ClockFixture')
     parser.add_argument('--deadlocks', action='store_true', default=None,
                         help='run each test under a DeadlockFixture')
-    parser.add_argument('--schedule', type=int, metavar='SEED',
+    parser.add_argument('--schedule', metavar='SEED',
                         help='run the threads of each test one at a time, '
-                             'in the order SEED picks (implies --clock)')
+                             'in the order SEED (a seed, or a token the '
+                             'hunt printed) picks (implies --clock)')
     parser.add_argument('--schedule-strategy', choices=['random', 'pct'],
                         help='how the schedule picks (default pct)')
     parser.add_argument('--tests', action='append', metavar='PREFIX',
@@ -264,13 +286,55 @@ def _settings(args: argparse.Namespace,
         schedule_strategy=args.schedule_strategy or base.schedule_strategy,
         deadlocks=base.deadlocks if args.deadlocks is None
         else args.deadlocks,
-        tests=tuple(args.tests) if args.tests else base.tests,
+        tests=tuple(p.strip() for t in args.tests for p in t.split(',')
+                    if p.strip()) if args.tests else base.tests,
         exclude=base.exclude + tuple(args.exclude or ()),
         adapter=args.adapter or base.adapter,
         context_handles=base.context_handles + tuple(
             args.context_handles or ()),
         fake_compat=base.fake_compat if args.fake_compat is None
         else args.fake_compat)
+
+
+def check(parser: argparse.ArgumentParser, args: argparse.Namespace,
+          environ: dict[str, str] | os._Environ[str]) -> RunSettings:
+    """The settings of ``args`` over ``environ``, each checked, so that a
+    bad one stops the run before its command starts (not in every test);
+    a bad one is a usage error (exit status 2) naming it."""
+    from nova_fixtures import schedule as schedule_mod
+
+    try:
+        settings = _settings(args, environ)
+    except RunError as exc:
+        parser.error(str(exc))
+    if args.fake_compat and settings.transport != 'memory':
+        # NOTE(run): the variable alone may be set for every mode of a
+        # tox.ini; the option says the user expects it to act.
+        parser.error("--fake-compat keeps fake:'s behaviour on the memory "
+                     "transport: give --transport memory too")
+    if settings.schedule_strategy and settings.schedule is None:
+        parser.error('--schedule-strategy picks how a schedule runs: give '
+                     '--schedule SEED too')
+    if settings.adapter:
+        _check_adapter(parser, settings.adapter)
+    try:
+        schedule_mod.requested(dict(environ, **settings.environ()))
+    except (schedule_mod.ScheduleError, ValueError) as exc:
+        parser.error(str(exc))
+    return settings
+
+
+def _check_adapter(parser: argparse.ArgumentParser, name: str) -> None:
+    if '.' not in name:
+        if importlib.util.find_spec(
+                f'nova_fixtures.adapters.{name}') is None:
+            parser.error(f'no adapter {name!r} in nova_fixtures.adapters')
+        return
+    try:
+        _adapter(name)
+    except Exception as exc:
+        parser.error(f'--adapter {name}: can\'t import it: '
+                     f'{type(exc).__name__}: {exc}')
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -283,27 +347,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not command:
         parser.error('no command to run: write it after --, as in '
                      '"python -m nova_fixtures.run --clock -- stestr run"')
-    try:
-        settings = _settings(args, os.environ)
-    except RunError as exc:
-        parser.error(str(exc))
-    if args.fake_compat and settings.transport != 'memory':
-        # NOTE(run): the variable alone may be set for every mode of a
-        # tox.ini; the option says the user expects it to act.
-        parser.error("--fake-compat keeps fake:'s behaviour on the memory "
-                     "transport: give --transport memory too")
-    if settings.adapter and '.' not in settings.adapter and \
-            importlib.util.find_spec(
-                f'nova_fixtures.adapters.{settings.adapter}') is None:
-        parser.error(f'no adapter {settings.adapter!r} in '
-                     f'nova_fixtures.adapters')
+    settings = check(parser, args, os.environ)
     env = dict(os.environ, **settings.environ())
     path = env.get('PYTHONPATH', '')
     env['PYTHONPATH'] = BOOT_DIR + (os.pathsep + path if path else '')
     sys.stdout.flush()
     sys.stderr.flush()
-    if settings.transport == 'memory':
-        return _run_and_report(command, env)
+    if settings.transport == 'memory' or settings.tests:
+        return _run_and_report(command, env, settings)
     try:
         os.execvpe(command[0], command, env)
     except OSError as exc:
@@ -317,12 +368,16 @@ def _cannot_run(command: list[str], exc: OSError) -> int:
     return 127
 
 
-def _run_and_report(command: list[str], env: dict[str, str]) -> int:
-    """Run ``command``, then print the fake: differences its tests met
-    (`nova_fixtures.fake_differences`) on stderr; its exit status."""
+def _run_and_report(command: list[str], env: dict[str, str],
+                    settings: RunSettings) -> int:
+    """Run ``command``, then say on stderr what its tests met: the fake:
+    differences (`nova_fixtures.fake_differences`), and each ``--tests``
+    prefix that matched no test (exit status 2 if the command passed)."""
     with tempfile.TemporaryDirectory(prefix='nova-fixtures-') as where:
         path = os.path.join(where, 'fake-differences')
-        env = dict(env, **{fake_differences.FILE_VAR: path})
+        seen_path = os.path.join(where, 'tests-seen')
+        env = dict(env, **{fake_differences.FILE_VAR: path,
+                           SEEN_VAR: seen_path})
         try:
             child = subprocess.Popen(command, env=env)
         except OSError as exc:
@@ -332,10 +387,28 @@ def _run_and_report(command: list[str], env: dict[str, str]) -> int:
         except KeyboardInterrupt:
             child.wait()
             raise
-        report = fake_differences.render(fake_differences.read_report(path))
+        report = ''
+        if settings.transport == 'memory':
+            report = fake_differences.render(
+                fake_differences.read_report(path))
+        seen = _read_seen(seen_path)
     if report:
         print(report, file=sys.stderr)
+    unmatched = [p for p in settings.tests if p not in seen]
+    if unmatched:
+        print(f'python -m nova_fixtures.run: --tests '
+              f'{", ".join(map(repr, unmatched))} matched no test the '
+              f'command loaded', file=sys.stderr)
+        return returncode or 2
     return returncode
+
+
+def _read_seen(path: str) -> set[str]:
+    try:
+        with open(path) as f:
+            return {line.rstrip('\n') for line in f}
+    except FileNotFoundError:
+        return set()
 
 
 if __name__ == '__main__':

@@ -10,6 +10,8 @@ from typing import Any, Callable, Hashable, Iterable
 
 import fixtures
 
+from nova_fixtures import _args
+
 __all__ = ['DID_NOT_RESPOND', 'ScatterFaultsFixture', 'scatter_gather']
 
 LOG = logging.getLogger(__name__)
@@ -42,11 +44,12 @@ def scatter_gather(targets: Iterable[Hashable], fn: Callable[..., Any],
     is left to finish in the background, logged, its result discarded
     (as Nova's ``scatter_gather_cells`` does).
 
-    :raises ValueError: for a negative timeout or repeated targets.
+    :raises TypeError: for a timeout that is not a number.
+    :raises ValueError: for a timeout that is negative, NaN or infinite,
+        or repeated targets.
     """
+    _args.seconds('scatter_gather', 'timeout', timeout)
     targets = list(targets)
-    if timeout < 0:
-        raise ValueError(f'timeout must be >= 0, got {timeout!r}')
     if len(set(targets)) != len(targets):
         raise ValueError(f'targets repeat: {targets!r}')
     if not targets:

@@ -79,6 +79,8 @@ class ScheduleResult:
         would not take: ``{'key': [...], 'to': tid, 'text': ...}``.
     :ivar trace: every step: ``[tid, kind, what, chosen tid]``.
     :ivar names: tid -> thread name.
+    :ivar token: the schedule as one word (``pct-d3-k16-4``): what
+        ``--replay``, ``seed=`` and ``SCHEDULE_SEED`` take to run it again.
     """
 
     seed: int
@@ -95,6 +97,7 @@ class ScheduleResult:
     decisions: list[dict[str, Any]]
     trace: list[Any]
     names: dict[int, str]
+    token: str = ''
 
     @property
     def exact(self) -> bool:
@@ -122,28 +125,49 @@ def request(**options: Any) -> Callable[[], None]:
     return withdraw
 
 
-def requested() -> dict[str, Any] | None:
+def requested(environ: Mapping[str, str] | None = None
+              ) -> dict[str, Any] | None:
     """The `ScheduleFixture` arguments asked for by `request` or by the
-    environment (`ENVIRONMENT`), else None."""
-    if _requested is not None:
+    environment (`ENVIRONMENT`; ``environ``, when given, instead of
+    `request` and ``os.environ``), else None.
+
+    :raises ScheduleError: a variable is not valid, naming it.
+    """
+    if environ is None and _requested is not None:
         return dict(_requested)
-    seed = os.environ.get(ENVIRONMENT['seed'])
+    env = os.environ if environ is None else environ
+    seed = env.get(ENVIRONMENT['seed'])
     if not seed:
         return None
     options: dict[str, Any] = {}
     for name, variable in ENVIRONMENT.items():
-        value = os.environ.get(variable)
+        value = env.get(variable, '').strip()
         if not value:
             continue
         if name == 'strategy':
             options[name] = value
             continue
+        if name == 'seed':
+            try:
+                _strategies.parse(value)
+            except ValueError as exc:
+                raise ScheduleError(f'{variable}: {exc}') from None
+            options[name] = value if not value.isdigit() else int(value)
+            continue
         try:
             options[name] = int(value)
         except ValueError:
-            raise ScheduleError(
-                f'{variable} must be a whole number, got {value!r}') from None
-    _check(options)
+            raise ScheduleError(f'{variable}={value!r}: {name} must be a '
+                                f'whole number') from None
+        try:
+            _strategies.check({name: options[name]})
+        except ValueError as exc:
+            raise ScheduleError(f'{variable}={value!r}: {exc}') from None
+    try:
+        _check(options)
+    except ValueError as exc:
+        raise ScheduleError(f'{ENVIRONMENT["seed"]}={seed!r}: {exc}') \
+            from None
     return options
 
 
@@ -153,13 +177,25 @@ def last_result() -> ScheduleResult | None:
     return _last
 
 
+def _resolve(options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` with a schedule token spelled out and every option of
+    the strategy left out (or None) given its default."""
+    resolved = _strategies.resolve(options)
+    for name, value in _strategies.DEFAULTS.items():
+        if resolved.get(name) is None:
+            resolved[name] = value
+    return resolved
+
+
 def _check(options: Mapping[str, Any]) -> None:
     unknown = sorted(set(options) - {'seed', 'strategy', 'depth', 'steps',
-                                     'expected', 'forced', 'stall'})
+                                     'expected', 'forced', 'stall',
+                                     'max_steps'})
     if unknown:
         raise TypeError(f'unknown schedule option(s): {", ".join(unknown)}')
     if 'seed' not in options:
         raise ScheduleError('a schedule needs a seed')
+    options = _resolve(options)
     _strategies.check(options)
     if options.get('expected') is not None:
         _trace.parse_entries(options['expected'])
@@ -170,6 +206,10 @@ def _check(options: Mapping[str, Any]) -> None:
                               isinstance(stall, bool) or not stall > 0):
         raise ValueError(f'stall must be a number of seconds > 0 or None, '
                          f'got {stall!r}')
+    cap = options.get('max_steps', _sched.MAX_STEPS)
+    if not isinstance(cap, int) or isinstance(cap, bool) or cap < 1:
+        raise ValueError(f'max_steps must be a whole number >= 1, got '
+                         f'{cap!r}')
 
 
 class ScheduleFixture(_state.GuardedFixture):
@@ -190,13 +230,16 @@ class ScheduleFixture(_state.GuardedFixture):
     While active, ``uuid.uuid4()`` in test threads and the ``random``
     module's global generator are seeded from ``seed`` too.
 
-    :param seed: a whole number >= 0.
+    :param seed: a whole number >= 0, or a schedule token the hunt printed
+        (``'pct-d3-k16-4'``), which names the strategy, depth and steps
+        too: give those only to repeat the token's.
     :param strategy: ``'pct'`` (the default: random priorities with
         ``depth - 1`` change points, Burckhardt et al. 2010; few switches,
         so cheap) or ``'random'`` (a uniform pick at each point: a switch
         at most of them, several times slower).
-    :param depth: PCT's bug depth.
-    :param steps: PCT's estimate of how many steps the test takes.
+    :param depth: PCT's bug depth (default 3, at most 100).
+    :param steps: PCT's estimate of how many steps the test takes
+        (default 2000).
     :param expected: the ``trace`` of a recorded run: a replay that leaves
         it fails the test with `ScheduleError`, naming the first step that
         differs.
@@ -206,6 +249,12 @@ class ScheduleFixture(_state.GuardedFixture):
     :param stall: real seconds a running test thread may make no progress
         and use no CPU before the schedule lets every thread go; None:
         never (a debugger may stop a thread for as long as it likes).
+    :param max_steps: the most steps the run's trace keeps (about 90
+        bytes each; default ``nova_fixtures._sched.MAX_STEPS``, 4 million).
+        A run that reaches it lets every thread go on freely, keeps the
+        steps so far in ``result()``, and fails the test with
+        `ScheduleError` at cleanup, naming the cap, how to raise it and
+        where the run was: most likely a thread spinning.
 
     Example::
 
@@ -213,22 +262,29 @@ class ScheduleFixture(_state.GuardedFixture):
         schedule = self.useFixture(ScheduleFixture(seed=42))
     """
 
-    def __init__(self, seed: int, strategy: str = 'pct', depth: int = 3,
-                 steps: int = 2000,
+    def __init__(self, seed: int | str, strategy: str | None = None,
+                 depth: int | None = None, steps: int | None = None,
                  expected: list[list[Any]] | None = None,
                  forced: Mapping[tuple[Any, ...], int] | None = None,
-                 stall: float | None = 2.0) -> None:
+                 stall: float | None = 2.0,
+                 max_steps: int = _sched.MAX_STEPS) -> None:
         super().__init__()
-        _check({'seed': seed, 'strategy': strategy, 'depth': depth,
-                'steps': steps, 'expected': expected, 'stall': stall})
-        self.seed = seed
-        self.strategy = strategy
-        self.depth = depth
-        self.steps = steps
+        options = {'seed': seed, 'strategy': strategy, 'depth': depth,
+                   'steps': steps, 'expected': expected, 'stall': stall,
+                   'max_steps': max_steps}
+        _check(options)
+        named = _resolve(options)
+        self.seed: int = named['seed']
+        self.strategy: str = named['strategy']
+        self.depth: int = named['depth']
+        self.steps: int = named['steps']
+        self.token = _strategies.token(self.seed, self.strategy, self.depth,
+                                       self.steps)
         self.expected = expected
         self.forced = None if forced is None else \
             _trace.parse_forced(forced)
         self.stall = stall
+        self.max_steps = max_steps
         self._result: ScheduleResult | None = None
 
     def _setUp(self) -> None:
@@ -253,7 +309,7 @@ class ScheduleFixture(_state.GuardedFixture):
             bubble, self.seed,
             _strategies.make(self.seed, self.strategy, self.depth,
                              self.steps, self.forced),
-            _trace.Trace(self.expected))
+            _trace.Trace(self.expected), self.max_steps)
         with bubble.mutex:
             sched.adopt(me, bubble.members[me])
             for ident, name in sorted(bubble.members.items(),
@@ -381,9 +437,12 @@ class ScheduleFixture(_state.GuardedFixture):
             fingerprint=sched.fingerprint(), journal=digest.hexdigest()[:16],
             journal_entries=entries, causes=list(sched.causes),
             divergence=sched.divergence, decisions=sched.decision_list(),
-            trace=list(sched.trace), names=dict(sched.names))
+            trace=list(sched.trace), names=dict(sched.names),
+            token=self.token)
         if sched.divergence is not None:
             raise ScheduleError(sched.divergence)
+        if sched.over_cap is not None:
+            raise ScheduleError(sched.over_cap)
 
     def _take_journal(self, journal: journal_mod.Journal) -> None:
         """Add a journal's entries to the digest, once: before it is
@@ -407,8 +466,7 @@ class ScheduleFixture(_state.GuardedFixture):
         if self._result is not None:
             return self._result.summary()
         sched = self.sched
-        return (f'seed {self.seed} ({self.strategy}): {sched.step} steps '
-                f'so far')
+        return f'schedule {self.token}: {sched.step} steps so far'
 
 
 def attach_requested(clock: clock_mod.ClockFixture) -> None:

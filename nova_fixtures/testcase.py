@@ -9,6 +9,7 @@ import fixtures
 from oslotest import base
 import testtools.content
 
+from nova_fixtures import _abandon
 from nova_fixtures import clock as clock_mod
 from nova_fixtures import deadlock
 from nova_fixtures import eventlet_guard
@@ -36,7 +37,8 @@ class TestCase(base.BaseTestCase):
       virtual time.
     * ``DETECT_DEADLOCKS = True`` adds ``self.deadlocks``, a
       `DeadlockFixture` (after the clock, before the bus).
-    * ``SCHEDULE_SEED = <int>`` runs the test's threads one at a time in
+    * ``SCHEDULE_SEED = <int>`` (or a token the hunt printed,
+      ``'pct-d3-k16-4'``) runs the test's threads one at a time in
       the order the seed picks (``self.schedule``, a `ScheduleFixture`
       right after the clock, which it implies; ``SCHEDULE_OPTIONS`` for
       its other arguments). A schedule asked for by ``python -m
@@ -45,6 +47,10 @@ class TestCase(base.BaseTestCase):
       ``nova-fixtures:hang-report``): every thread's stack, the locks test
       threads hold and wait for, the messages in flight on every bus the
       test registered (``self.buses``), the clock; taken before cleanups.
+      Then the RPC calls still waiting on a ``memory://`` bus end at once
+      (``MessagingTimeout``), so that cleanups do not wait their timeouts
+      out, and the thread-leak check only logs the threads left running
+      (see `ThreadLeakFixture`; likewise after the clock's budget ran out).
     * ``FAIL_ON_UNCONSUMED = True`` fails a test that leaves messages
       nobody consumed on ``self.bus``.
     * ``CLOCK_OPTIONS``, ``DEADLOCK_OPTIONS`` and ``TRANSPORT_OPTIONS``:
@@ -68,12 +74,13 @@ class TestCase(base.BaseTestCase):
     DETECT_DEADLOCKS = False
     CLOCK_OPTIONS: Mapping[str, Any] = {}
     DEADLOCK_OPTIONS: Mapping[str, Any] = {}
-    SCHEDULE_SEED: int | None = None
+    SCHEDULE_SEED: int | str | None = None
     SCHEDULE_OPTIONS: Mapping[str, Any] = {}
     TRANSPORT_OPTIONS: Mapping[str, Any] = {}
 
     def setUp(self) -> None:
         super().setUp()
+        _abandon.clear()
         self.buses: list[transport_mod.TransportFixture] = []
         self.addOnException(self._attach_hang_report)
         if self.FORBID_EVENTLET:
@@ -103,6 +110,8 @@ class TestCase(base.BaseTestCase):
                            testtools.content.text_content(
                                hang.hang_report(self.buses,
                                                 interrupted=exc_info[2])))
+            # NOTE(testcase): after the report: it wakes the stuck callers.
+            _abandon.abandon('the test timed out')
 
     def start_service(self, manager: Any, topic: str, host: str,
                       bus: transport_mod.TransportFixture | None = None,

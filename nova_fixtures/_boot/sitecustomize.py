@@ -51,10 +51,31 @@ def _chain() -> None:
             return
 
 
+_seen: set[str] = set()
+
+
 def _selected(test_id: str) -> bool:
-    prefixes = [p for p in os.environ.get('NOVA_FIXTURES_TESTS', '')
-                .split(',') if p]
-    return not prefixes or any(test_id.startswith(p) for p in prefixes)
+    prefixes = [p.strip() for p in os.environ.get('NOVA_FIXTURES_TESTS', '')
+                .split(',') if p.strip()]
+    if not prefixes:
+        return True
+    matched = [p for p in prefixes if test_id.startswith(p)]
+    _note_seen(matched)
+    return bool(matched)
+
+
+def _note_seen(prefixes: list[str]) -> None:
+    """Tell ``nova_fixtures.run`` (the file ``NOVA_FIXTURES_TESTS_SEEN``
+    names) which prefixes selected a test, once each per process."""
+    new = [p for p in prefixes if p not in _seen]
+    path = os.environ.get('NOVA_FIXTURES_TESTS_SEEN')
+    if not new or not path:
+        return
+    _seen.update(new)
+    # NOTE(boot): O_APPEND writes this small land whole, whichever of
+    # stestr's workers writes at the same time.
+    with open(path, 'a') as f:
+        f.write(''.join(f'{p}\n' for p in new))
 
 
 def _set_up_run_fixtures(test: unittest.TestCase) -> None:

@@ -26,6 +26,19 @@ from examples.cloud import scheduler  # noqa: E402
 
 pytest_plugins = ['pytester']
 
+
+@pytest.fixture
+def inner(pytester):
+    """Run a test file in a fresh pytest, in this process."""
+    def run(source, *args):
+        pytester.makepyfile(test_inner=source)
+        # NOTE(pytest): the plugin is imported already, by this run.
+        return pytester.runpytest(
+            '-p', 'no:cacheprovider',
+            '-W', 'ignore::pytest.PytestAssertRewriteWarning', *args)
+    return run
+
+
 COMPUTES = {'cell1': ['c1', 'c2'], 'cell2': ['c3']}
 
 

@@ -2,6 +2,7 @@
 
 import collections
 import datetime
+import threading
 
 import oslo_messaging
 
@@ -259,6 +260,31 @@ class TestTimeouts(base.BusTestCase):
         self.assertEqual(
             ['expired', 'handled'],
             [e.outcome for e in self.broker.journal.entries(queue='topic.s')])
+
+    def test_end_calls_ends_a_waiting_call_at_once_and_says_why(self):
+        endpoint, _ = self.start_server(server='s')
+        # NOTE(tests): the server answers; its reply never arrives.
+        self.broker.drop(kind='reply')
+        errors = []
+
+        def call():
+            client = self.client().prepare(server='s', timeout=30)
+            try:
+                client.call({}, 'echo')
+            except oslo_messaging.MessagingTimeout as exc:
+                errors.append(exc)
+
+        caller = threading.Thread(target=call, name='caller')
+        caller.start()
+        endpoint.arrived.wait()
+        self.assertEqual(1, self.broker.end_calls('the test timed out'))
+        caller.join()
+        [error] = errors
+        self.assertRegex(
+            str(error),
+            r"^Stopped waiting for a reply to message ID [0-9a-f]{32} on "
+            r"topic 'topic': the test timed out$")
+        self.assertEqual(0, self.broker.end_calls('again'))
 
     def test_at_least_once_to_nobody_raises_undeliverable(self):
         options = oslo_messaging.TransportOptions(at_least_once=True)

@@ -495,6 +495,93 @@ class TestBadSleeps(testtools.TestCase):
         self.assertEqual('sleep length must be non-negative', str(error))
 
 
+class TestBadTimeouts(testtools.TestCase):
+    """A NaN timeout raises on the clock and on a schedule as it does in
+    plain Python (the reliability round of issue 23): ``join`` returned at
+    once with the thread alive, a held RLock was taken again, a
+    SimpleQueue spun forever."""
+
+    NAN = float('nan')
+    MESSAGE = 'Invalid value NaN (not a number)'
+
+    def on_clock_and_schedule(self, body):
+        for scheduled in (False, True):
+            with nova_fixtures.ClockFixture():
+                if scheduled:
+                    with nova_fixtures.ScheduleFixture(seed=1):
+                        body()
+                else:
+                    body()
+
+    def test_join_nan_of_a_running_thread_raises(self):
+        def body():
+            go = threading.Event()
+            thread = threading.Thread(target=go.wait)
+            thread.start()
+            try:
+                error = self.assertRaises(ValueError, thread.join, self.NAN)
+                self.assertEqual(self.MESSAGE, str(error))
+                self.assertTrue(thread.is_alive())
+                # NOTE(tests): as in plain Python, a negative timeout is 0.
+                self.assertIsNone(thread.join(-1))
+                self.assertTrue(thread.is_alive())
+            finally:
+                go.set()
+                thread.join()
+
+        self.on_clock_and_schedule(body)
+
+    def test_join_of_the_current_thread_raises(self):
+        def body():
+            outcome = []
+
+            def join_self():
+                try:
+                    threading.current_thread().join(1)
+                except RuntimeError as error:
+                    outcome.append(str(error))
+
+            thread = threading.Thread(target=join_self)
+            thread.start()
+            thread.join()
+            self.assertEqual(['cannot join current thread'], outcome)
+
+        self.on_clock_and_schedule(body)
+
+    def test_acquire_nan_of_a_held_rlock_raises(self):
+        def body():
+            lock = threading.RLock()
+            with lock:
+                error = self.assertRaises(ValueError, lock.acquire,
+                                          timeout=self.NAN)
+                self.assertEqual(self.MESSAGE, str(error))
+                # NOTE(tests): the failed call left the count alone; a
+                # re-entry returns True, as the C RLock's does, not 1.
+                self.assertIs(True, lock.acquire(timeout=1))
+                lock.release()
+            self.assertFalse(lock._is_owned())
+
+        self.on_clock_and_schedule(body)
+
+    def test_simple_queue_get_nan_raises(self):
+        def body():
+            items = queue.SimpleQueue()
+            # NOTE(tests): checked before the queue is looked at (with an
+            # item in it the pure-Python queue returned it).
+            items.put(1)
+            error = self.assertRaises(ValueError, items.get,
+                                      timeout=self.NAN)
+            self.assertEqual(self.MESSAGE, str(error))
+            error = self.assertRaises(ValueError, items.get, timeout=-1)
+            self.assertEqual("'timeout' must be a non-negative number",
+                             str(error))
+            # NOTE(tests): a non-blocking get ignores its timeout.
+            self.assertEqual(1, items.get(False, self.NAN))
+            self.assertTrue(items.empty())
+
+        self.on_clock_and_schedule(body)
+
+
 class TestLockClass(testtools.TestCase):
     """Python 3.13 made threading.Lock a class; isinstance must work."""
 

@@ -4,6 +4,7 @@
 import os
 import _thread
 import concurrent.futures
+import operator
 import queue
 import sys
 import threading
@@ -242,6 +243,48 @@ class TestOtherDeadlocks(DeadlockTestCase):
             f'(not re-entrant)', str(error))
         lock.release()
         self.assertRaises(nova_fixtures.DeadlockError, self.finish())
+
+    def test_self_deadlock_from_a_frame_with_no_site_says_so(self):
+        # NOTE(tests): issue 23: the report said "again, at , while
+        # holding it". Both acquires run with no frame of user code: the
+        # thread's target is C (list over a map), called by threading.py.
+        line_made = line_here()
+        lock = threading.Lock()
+        thread = threading.Thread(
+            target=list, args=(map(operator.methodcaller('acquire'),
+                                   [lock, lock]),), name='no-site')
+        thread.start()
+        line = line_here()
+        error = self.assertRaises(nova_fixtures.DeadlockError, thread.join)
+        # NOTE(tests): the main thread's stack below depends on the runner.
+        self.assertEqual(
+            [f'self-deadlock: "no-site" acquires the lock made at '
+             f'{HERE}:{line_made} again, at ?, while holding it '
+             f'(not re-entrant)',
+             'and every other test thread is blocked:',
+             f'  "MainThread" waits at {HERE}:{line} (Condition, Event or '
+             f'queue)'], str(error).splitlines()[:3])
+        self.assertEqual([str(error)], self.fixture.deadlocks)
+        # NOTE(tests): a Lock may be released by any thread: this one
+        # lets the second acquire through, and the thread ends.
+        lock.release()
+        thread.join()
+        self.assertRaises(nova_fixtures.DeadlockError, self.finish())
+
+    def test_self_deadlock_on_a_clock_alone_names_no_empty_site(self):
+        # NOTE(tests): without the detector acquires are not tracked (no
+        # site); the clock reports the thread blocked for good.
+        self.finish_quietly()
+        self.useFixture(nova_fixtures.ClockFixture())
+        line_made = line_here()
+        lock = threading.Lock()
+        lock.acquire()
+        error = self.assertRaises(nova_fixtures.DeadlockError, lock.acquire)
+        self.assertEqual(
+            f'self-deadlock: "MainThread" acquires the lock made at '
+            f'{HERE}:{line_made} again, at ?, while holding it '
+            f'(not re-entrant)', str(error))
+        lock.release()
 
     def test_rlock_reentry_and_timed_reacquire_are_fine(self):
         rlock = threading.RLock()

@@ -2,6 +2,7 @@
 
 import os
 import threading
+import time
 
 import fixtures
 import testtools
@@ -96,3 +97,90 @@ class TestHangReport(testtools.TestCase):
         test = Inner('test_fails')
         test.run(testtools.TestResult())
         self.assertNotIn('nova-fixtures:hang-report', test.getDetails())
+
+
+class Sink:
+    """Takes a call in; its reply is dropped (see the test)."""
+
+    def __init__(self):
+        self.arrived = threading.Event()
+
+    def ping(self, ctxt):
+        self.arrived.set()
+
+
+class Relay:
+    """Calls the sink, with 30 s to wait for its answer."""
+
+    def __init__(self, bus):
+        self.bus = bus
+        self.errors = []
+
+    def relay(self, ctxt):
+        try:
+            self.bus.rpc_client('sink', 's1', timeout=30).call(ctxt, 'ping')
+        except Exception as exc:
+            self.errors.append(exc)
+
+
+class TestAfterTheTimeout(testtools.TestCase):
+
+    def test_handlers_stuck_in_calls_unwind_and_nothing_leaks(self):
+        relay = None
+
+        class Inner(nova_fixtures.TestCase):
+            def test_hangs(self):
+                nonlocal relay
+                relay = Relay(self.bus)
+                sink = Sink()
+                self.start_service(sink, 'sink', 's1')
+                self.start_service(relay, 'relay', 'r1')
+                # NOTE(tests): the sink's answer never reaches the relay,
+                # which would wait its 30 s out.
+                self.bus.broker.drop(kind='reply', topic='sink')
+                self.bus.rpc_client('relay', 'r1').cast({}, 'relay')
+                sink.arrived.wait()
+                blocked_in_a_call()
+
+        test = Inner('test_hangs')
+        result = testtools.TestResult()
+        test.run(result)
+        [(_, error)] = result.errors
+        self.assertIn('fixtures._fixtures.timeout.TimeoutException', error)
+        self.assertIn('nova-fixtures:hang-report', test.getDetails())
+        [ended] = relay.errors
+        self.assertRegex(
+            str(ended),
+            r"^Stopped waiting for a reply to message ID [0-9a-f]{32} on "
+            r"topic 'sink': the test timed out; the test is over$")
+
+    def test_a_clock_budget_failure_is_the_only_error(self):
+        stop = threading.Event()
+
+        class Inner(nova_fixtures.TestCase):
+            USE_CLOCK = True
+
+            def test_polls_past_the_budget(self):
+                def poll():
+                    while not stop.wait(600):
+                        pass
+
+                threading.Thread(target=poll, name='meter-poller').start()
+                time.sleep(7200)  # allow-sleep: virtual time
+
+        test = Inner('test_polls_past_the_budget')
+        result = testtools.TestResult()
+        test.run(result)
+        stop.set()
+        for thread in threading.enumerate():
+            if thread.name == 'meter-poller':
+                thread.join()
+        # NOTE(tests): not a ThreadLeak (an AssertionError, a failure)
+        # for the poller the test never got to stop.
+        self.assertEqual([], result.failures)
+        [(_, error)] = result.errors
+        self.assertIn('ClockError: virtual time budget of 3600 s exceeded: '
+                      'the next deadline is at 4200 s; raise it with '
+                      'ClockFixture(max_virtual=...) or '
+                      'TestCase.CLOCK_OPTIONS', error)
+        self.assertNotIn('ThreadLeak', error)

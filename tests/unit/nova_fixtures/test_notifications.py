@@ -37,6 +37,24 @@ class TestNotificationFixture(nova_fixtures.TestCase):
                          "notification(s), got 0; seen: "
                          "instance.delete.error", str(error))
 
+    def test_wait_for_refuses_a_bad_timeout_or_count_up_front(self):
+        # NOTE(tests): -1 said "waited -1 s" after a poll; NaN polled
+        # forever; inf overflowed the condition's wait.
+        for bad in (-1, float('nan'), float('inf')):
+            error = self.assertRaises(ValueError, self.notes.wait_for,
+                                      'x.y', timeout=bad)
+            self.assertEqual(f'wait_for timeout must be a finite number of '
+                             f'seconds >= 0, got {bad!r}', str(error))
+        error = self.assertRaises(TypeError, self.notes.wait_for, 'x.y',
+                                  timeout='5')
+        self.assertEqual("wait_for timeout must be a number of seconds, "
+                         "got '5'", str(error))
+        for bad in (0, -2, 1.5, True, '1'):
+            error = self.assertRaises(ValueError, self.notes.wait_for,
+                                      'x.y', count=bad)
+            self.assertEqual(f'wait_for count must be a whole number >= 1, '
+                             f'got {bad!r}', str(error))
+
     def test_capture_does_not_steal_from_a_service_listener(self):
         got = []
 

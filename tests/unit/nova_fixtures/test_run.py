@@ -140,15 +140,68 @@ class TestBadInput(testtools.TestCase):
 
     def test_a_schedule_seed_that_is_no_seed(self):
         self.assertEqual(
-            "python -m nova_fixtures.run: error: NOVA_FIXTURES_SCHEDULE "
-            "'x': a seed is a whole number >= 0",
+            "python -m nova_fixtures.run: error: schedule 'x' is neither a "
+            "seed nor a schedule token: write a whole number >= 0 (4) or a "
+            "token the hunt printed (pct-d3-k16-4, random-4)",
             self.main(['--', 'true'], {'NOVA_FIXTURES_SCHEDULE': 'x'}))
+        self.assertEqual(
+            "python -m nova_fixtures.run: error: depth must be a whole "
+            "number from 1 to 100, got 500",
+            self.main(['--schedule', 'pct-d500-k16-4', '--', 'true']))
+
+    def test_schedule_settings_are_checked_before_the_command_starts(self):
+        for env, text in [
+                ({'NOVA_FIXTURES_SCHEDULE_DEPTH': 'abc'},
+                 "NOVA_FIXTURES_SCHEDULE_DEPTH='abc': depth must be a whole "
+                 "number"),
+                ({'NOVA_FIXTURES_SCHEDULE_DEPTH': '0'},
+                 "NOVA_FIXTURES_SCHEDULE_DEPTH='0': depth must be a whole "
+                 "number >= 1, got 0"),
+                ({'NOVA_FIXTURES_SCHEDULE_STEPS': '-5'},
+                 "NOVA_FIXTURES_SCHEDULE_STEPS='-5': steps must be a whole "
+                 "number >= 1, got -5")]:
+            self.assertEqual(
+                f"python -m nova_fixtures.run: error: {text}",
+                self.main(['--schedule', '4', '--', 'true'], env))
+        self.assertEqual(
+            "python -m nova_fixtures.run: error: schedule 'random-4' names "
+            "its strategy ('random'); strategy 'pct' asks for another "
+            "schedule: give one or the other",
+            self.main(['--schedule', 'random-4', '--schedule-strategy',
+                       'pct', '--', 'true']))
+
+    def test_a_schedule_strategy_without_a_schedule(self):
+        self.assertEqual(
+            "python -m nova_fixtures.run: error: --schedule-strategy picks "
+            "how a schedule runs: give --schedule SEED too",
+            self.main(['--schedule-strategy', 'random', '--', 'true']))
+
+    def test_a_dotted_adapter_is_imported_before_the_command_starts(self):
+        self.assertEqual(
+            "python -m nova_fixtures.run: error: --adapter no_such.adapter: "
+            "can't import it: ModuleNotFoundError: No module named "
+            "'no_such'",
+            self.main(['--adapter', 'no_such.adapter', '--', 'true']))
 
     def test_a_context_handle_that_is_no_key(self):
         self.assertEqual(
             "python -m nova_fixtures.run: error: context handle 'db-conn' "
             "is not a context key (a Python identifier)",
             self.main(['--context-handle', 'db-conn', '--', 'true']))
+
+    def test_a_tests_prefix_that_matches_no_test(self):
+        # NOTE(test_run): the space after the comma is not part of a
+        # prefix; 'nothing_here' matches no test the command loads.
+        done = run_in_child(self, ['--transport', 'memory', '--tests',
+                                   'check_unedited.TestNeedsRealTime.test_'
+                                   'excluded, nothing_here'],
+                            ['check_unedited.TestNeedsRealTime.'
+                             'test_excluded_from_the_clock_but_on_memory'])
+        self.assertEqual(2, done.returncode)
+        self.assertIn('Ran 1 test', done.stderr + done.stdout)
+        self.assertEqual(
+            "python -m nova_fixtures.run: --tests 'nothing_here' matched no "
+            "test the command loaded", done.stderr.strip().splitlines()[-1])
 
     def test_a_command_that_does_not_exist(self):
         stderr = io.StringIO()
@@ -163,7 +216,8 @@ class TestSettings(testtools.TestCase):
 
     def test_round_trip_through_the_environment(self):
         settings = run.RunSettings(
-            transport='memory', clock=True, deadlocks=True, schedule=7,
+            transport='memory', clock=True, deadlocks=True,
+            schedule='pct-d3-k16-7',
             schedule_strategy='pct',
             tests=('a.b', 'c'), exclude=(r'\.X\.', 'y$'), adapter='nova',
             context_handles=('db_connection', 'mq_connection'))
@@ -232,15 +286,21 @@ class TestRpcDeadlock(testtools.TestCase):
 
     def assert_named(self, done, out):
         self.assertEqual(1, done.returncode)
-        self.assertIn(
-            'DeadlockError: deadlock: a cycle of 3 thread(s) waiting for '
-            'each other:\n'
+        header = ('DeadlockError: deadlock: a cycle of 3 thread(s) waiting '
+                  'for each other:\n')
+        self.assertIn(header, out)
+        edges = out[out.index(header) + len(header):].split('\n')[:3]
+        cycle = [
             '  "T" waits for Collector._lock (check_rpc_deadlock.py:22), '
-            'held by "T" (acquired at check_rpc_deadlock.py:25)\n'
-            '  "T" waits for the reply to #2 call rater.rate, handled by '
-            '"T"\n'
+            'held by "T" (acquired at check_rpc_deadlock.py:25)',
+            '  "T" waits for the reply to #2 call rater.rate, handled by "T"',
             '  "T" waits for the reply to #3 call collector.get_totals, '
-            'handled by "T"\n', out)
+            'handled by "T"']
+        # NOTE(test_run): the report starts at the wait that closed the
+        # cycle: the handler's wait for the lock, or (a worker may be told
+        # it handles a call before its caller is told it waits) the
+        # rater's wait for get_totals.
+        self.assertIn(edges, [cycle[i:] + cycle[:i] for i in range(3)])
         self.assertNotIn('MessagingTimeout', out)
 
     def test_on_real_time(self):

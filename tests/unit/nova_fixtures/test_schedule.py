@@ -360,6 +360,90 @@ class TestComposes(ScheduleTestCase):
         self.assertEqual(1, len(detector.deadlocks))
 
 
+class TestStepCap(ScheduleTestCase):
+    """The trace is bounded (issue 23: a spinning thread made it grow by
+    17 MB/s until the process died)."""
+
+    def spin_on_nan(self, **options):
+        """A thread spinning in ``Semaphore.acquire(timeout=nan)`` (as in
+        plain Python: each turn polls) for a release by another; seed 8
+        with PCT's change points early keeps the releaser starved. The
+        spinner's result, the schedule's, the cleanup's error, the
+        semaphore's site."""
+        got = []
+        outer = fixtures.Fixture()
+        outer.setUp()
+        error = None
+        try:
+            outer.useFixture(nova_fixtures.ClockFixture())
+            fixture = outer.useFixture(schedule.ScheduleFixture(
+                seed=8, steps=20, **options))
+            site = f'{os.path.relpath(__file__)}:' \
+                   f'{sys._getframe().f_lineno + 1}'
+            sem = threading.Semaphore(0)
+            spinner = threading.Thread(
+                target=lambda: got.append(sem.acquire(timeout=float('nan'))),
+                name='spinner')
+            releaser = threading.Thread(target=sem.release, name='releaser')
+            spinner.start()
+            releaser.start()
+            spinner.join()
+            releaser.join()
+        finally:
+            try:
+                outer.cleanUp()
+            except schedule.ScheduleError as caught:
+                error = caught
+        return got, fixture.result(), error, site
+
+    def test_a_spinning_thread_stops_at_the_cap_which_says_where(self):
+        got, result, error, site = self.spin_on_nan(max_steps=300)
+        text = (
+            f'the schedule (seed 8) stopped at its cap of 300 trace steps '
+            f'(300 with a choice of thread, 1 switch(es)): then "spinner" '
+            f'was at release sem ({site}), and from there every thread ran '
+            f'freely. A thread that polls or spins (a NaN timeout, a loop '
+            f'on a zero timeout) takes steps for as long as it runs; if the '
+            f'test needs more, raise the cap with '
+            f'ScheduleFixture(max_steps=...) or request(max_steps=...)')
+        self.assertIsNotNone(error)
+        self.assertEqual(text, str(error))
+        # NOTE(tests): released, the releaser ran and the spin ended, as
+        # in plain Python; the steps so far are kept.
+        self.assertEqual([True], got)
+        self.assertEqual(300, len(result.trace))
+        self.assertEqual(300, result.steps)
+        self.assertIn(text, result.causes)
+        self.assertFalse(result.exact)
+
+    def test_a_replay_with_the_same_cap_stops_at_the_same_step(self):
+        _, first, _, _ = self.spin_on_nan(max_steps=300)
+        got, again, error, _ = self.spin_on_nan(max_steps=300,
+                                                expected=first.trace)
+        self.assertEqual([True], got)
+        self.assertIsNone(again.divergence)
+        self.assertEqual(first.fingerprint, again.fingerprint)
+        self.assertIn('stopped at its cap of 300 trace steps', str(error))
+
+    def test_a_run_under_the_cap_is_untouched(self):
+        got, result, error, _ = self.spin_on_nan(max_steps=10 ** 6,
+                                                 strategy='random')
+        self.assertEqual([True], got)
+        self.assertIsNone(error)
+        self.assertLess(len(result.trace), 10 ** 6)
+
+    def test_max_steps_must_be_a_whole_number_of_one_or_more(self):
+        for bad in (0, -1, 1.5, True, '5', None):
+            error = self.assertRaises(ValueError, schedule.ScheduleFixture,
+                                      seed=1, max_steps=bad)
+            self.assertEqual(f'max_steps must be a whole number >= 1, got '
+                             f'{bad!r}', str(error))
+        error = self.assertRaises(ValueError, schedule.request, seed=1,
+                                  max_steps=0)
+        self.assertEqual('max_steps must be a whole number >= 1, got 0',
+                         str(error))
+
+
 class TestMisuse(ScheduleTestCase):
 
     def test_bad_arguments(self):
@@ -409,8 +493,8 @@ class TestMisuse(ScheduleTestCase):
         self.useFixture(fixtures.EnvironmentVariable(
             'NOVA_FIXTURES_SCHEDULE_DEPTH', 'x'))
         error = self.assertRaises(schedule.ScheduleError, schedule.requested)
-        self.assertEqual("NOVA_FIXTURES_SCHEDULE_DEPTH must be a whole "
-                         "number, got 'x'", str(error))
+        self.assertEqual("NOVA_FIXTURES_SCHEDULE_DEPTH='x': depth must be a "
+                         "whole number", str(error))
         self.useFixture(fixtures.EnvironmentVariable(
             'NOVA_FIXTURES_SCHEDULE_DEPTH', '2'))
         self.assertEqual({'seed': 5, 'strategy': 'pct', 'depth': 2},
@@ -418,6 +502,70 @@ class TestMisuse(ScheduleTestCase):
         clock = self.useFixture(nova_fixtures.ClockFixture())
         self.assertEqual(5, clock.bubble.sched.seed)
         self.assertEqual('pct', clock.bubble.sched.strategy.name)
+
+    def test_a_token_in_the_environment(self):
+        self.useFixture(fixtures.EnvironmentVariable(
+            'NOVA_FIXTURES_SCHEDULE', 'pct-d2-k40-5'))
+        self.assertEqual({'seed': 'pct-d2-k40-5'}, schedule.requested())
+        clock = self.useFixture(nova_fixtures.ClockFixture())
+        self.assertEqual(5, clock.bubble.sched.seed)
+        self.assertEqual(1, len(clock.bubble.sched.strategy.change_points))
+
+
+class TestTokens(testtools.TestCase):
+    """A schedule as one word: strategy, depth, steps and seed."""
+
+    def test_a_fixture_takes_a_token_for_its_seed(self):
+        fixture = schedule.ScheduleFixture('pct-d2-k40-5')
+        self.assertEqual((5, 'pct', 2, 40, 'pct-d2-k40-5'),
+                         (fixture.seed, fixture.strategy, fixture.depth,
+                          fixture.steps, fixture.token))
+        fixture = schedule.ScheduleFixture('random-7')
+        self.assertEqual((7, 'random', 'random-7'),
+                         (fixture.seed, fixture.strategy, fixture.token))
+        self.assertEqual('pct-d3-k2000-4',
+                         schedule.ScheduleFixture(4).token)
+
+    def test_a_token_and_options_that_disagree_are_refused(self):
+        error = self.assertRaises(ValueError, schedule.ScheduleFixture,
+                                  'pct-d2-k40-5', steps=2000)
+        self.assertEqual("schedule 'pct-d2-k40-5' names its steps (40); "
+                         "steps=2000 asks for another schedule: give one or "
+                         "the other", str(error))
+        error = self.assertRaises(ValueError, schedule.ScheduleFixture,
+                                  'random-5', strategy='pct')
+        self.assertEqual("schedule 'random-5' names its strategy "
+                         "('random'); strategy='pct' asks for another "
+                         "schedule: give one or the other", str(error))
+        # NOTE(test_schedule): repeating the token's own options is fine.
+        self.assertEqual(40, schedule.ScheduleFixture(
+            'pct-d2-k40-5', depth=2, steps=40).steps)
+
+    def test_what_is_no_token(self):
+        for text in ['pct-4', 'pct-d3-4', 'random-d3-k4-5', '-1', '4.0',
+                     'PCT-d3-k16-4', '']:
+            error = self.assertRaises(ValueError, schedule.ScheduleFixture,
+                                      text)
+            self.assertEqual(
+                f"schedule {text!r} is neither a seed nor a schedule "
+                f"token: write a whole number >= 0 (4) or a token the hunt "
+                f"printed (pct-d3-k16-4, random-4)", str(error))
+
+    def test_depth_is_bounded(self):
+        error = self.assertRaises(ValueError, schedule.ScheduleFixture, 1,
+                                  depth=10 ** 7)
+        self.assertEqual('depth must be a whole number from 1 to 100, got '
+                         '10000000', str(error))
+
+    def test_the_result_and_its_summary_name_the_token(self):
+        with nova_fixtures.ClockFixture():
+            fixture = schedule.ScheduleFixture('pct-d2-k40-5')
+            with fixture:
+                pass
+        result = fixture.result()
+        self.assertEqual('pct-d2-k40-5', result.token)
+        self.assertTrue(result.summary().startswith(
+            'schedule pct-d2-k40-5: '), result.summary())
 
 
 class TestTestCase(ScheduleTestCase):
@@ -450,3 +598,19 @@ class TestTestCase(ScheduleTestCase):
     def test_a_requested_schedule_takes_its_place(self):
         self.assertEqual({'seed': 4, 'strategy': 'pct', 'own': False},
                          self.run_inner(NOVA_FIXTURES_SCHEDULE='4'))
+
+    def test_schedule_seed_takes_a_token(self):
+        seen = {}
+
+        class Inner(nova_fixtures.TestCase):
+            SCHEDULE_SEED = 'random-6'
+
+            def test_it(self):
+                seen.update(token=self.schedule.token,
+                            strategy=self.clock.bubble.sched.strategy.name)
+
+        result = testtools.TestResult()
+        Inner('test_it').run(result)
+        self.assertTrue(result.wasSuccessful(), result.errors)
+        self.assertEqual({'token': 'random-6', 'strategy': 'random'}, seen)
+        self.assertEqual('random-6', schedule.last_result().token)

@@ -1,13 +1,17 @@
 """ThreadLeakFixture and NoEventletFixture."""
 
+import logging
 import os
 import subprocess
 import sys
 import threading
+import time
 
+import fixtures
 import testtools
 
 import nova_fixtures
+from nova_fixtures import _abandon
 
 
 # Reports name files below their sys.path entry: the tests run from the
@@ -69,6 +73,45 @@ class TestThreadLeakFixture(testtools.TestCase):
             f"and, when the clock stopped, waits at {HERE}:{line} "
             f"(Condition, Event or queue)\nis now at:\n", message)
         self.assertIn(f'line {line}, in stuck\n    forever.wait()', message)
+
+    def test_after_the_clock_budget_failure_leftovers_are_only_logged(self):
+        # NOTE(tests): a grace of an hour: waiting it out would hang the
+        # test; the clock's failure ended the test early.
+        logger = self.useFixture(fixtures.FakeLogger(
+            name='nova_fixtures.threads', level=logging.WARNING))
+        leaks = nova_fixtures.ThreadLeakFixture(grace=3600)
+        leaks.setUp()
+        clock = nova_fixtures.ClockFixture()
+        clock.setUp()
+        stop = threading.Event()
+
+        def poll():
+            while not stop.wait(600):
+                pass
+
+        thread = threading.Thread(target=poll, name='meter-poller')
+        thread.start()
+        self.addCleanup(thread.join)
+        self.addCleanup(stop.set)
+        self.assertRaises(nova_fixtures.ClockError, time.sleep, 7200)
+        clock.cleanUp()
+        leaks.cleanUp()
+        self.assertTrue(thread.is_alive())
+        self.assertTrue(logger.output.startswith(
+            "1 thread(s) left running: 'meter-poller' (not waited for, and "
+            "not a second failure: the virtual time budget was exceeded)\n"
+            "Thread 'meter-poller' (non-daemon) started at:\n"),
+            logger.output)
+
+    def test_a_new_fixture_checks_as_usual_after_an_abandoned_test(self):
+        _abandon.abandon('the test timed out')
+        release = threading.Event()
+        fixture = nova_fixtures.ThreadLeakFixture(grace=0.01)
+        fixture.setUp()
+        thread = start_parked_thread(release)
+        self.addCleanup(thread.join)
+        self.addCleanup(release.set)
+        self.assertRaises(nova_fixtures.ThreadLeak, fixture.cleanUp)
 
     def test_thread_that_finishes_within_grace_is_not_a_leak(self):
         release = threading.Event()

@@ -614,6 +614,9 @@ def check(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     if args.replay is not None:
         try:
             _strategies.check(_strategies.parse(args.replay))
+            _strategies.resolve({
+                'seed': args.replay, 'strategy': args.strategy,
+                'depth': args.depth, 'steps': args.steps})
         except ValueError as exc:
             p.error(f'--replay: {exc}')
     if args.forced and args.replay is None:

@@ -205,6 +205,10 @@ class TestHunt(HuntTestCase):
                  "printed (pct-d3-k16-4, random-4)"),
                 (['--replay', 'pct-d0-k16-4'],
                  '--replay: depth must be a whole number >= 1, got 0'),
+                (['--replay', 'pct-d3-k16-4', '--depth', '4'],
+                 "--replay: schedule 'pct-d3-k16-4' names its depth (3); "
+                 "depth=4 asks for another schedule: give one or the "
+                 "other"),
                 (['--timeout', 'nan'],
                  '--timeout must be a number of seconds > 0, got nan'),
                 (['--time', 'nan'],

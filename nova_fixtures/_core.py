@@ -490,7 +490,16 @@ class Core:
 
     def _unlink(self, park: Park) -> None:
         outer = park.outer
-        if outer is not None and outer.kind in _SCOPES:
+        # NOTE(core): a server that waited inside its io_listen (for the
+        # request thread it starts) runs until the scope ends, which it
+        # does once the request is handed over: it counts as running till
+        # then. Not a client inside io_wait: after a wait there (a lock of
+        # its client library, a finalizer) it goes back to waiting for the
+        # reply, in a recv no park sees, and the reply may need time to
+        # move (a handler waiting out a timeout). Counted as running, it
+        # would hold time still for good; it stays counted as waiting for
+        # that I/O, whatever it does in between.
+        if outer is not None and outer.kind == ParkKind.LISTEN:
             outer.resumed = True
         top = self.parked.get(park.ident)
         if top is park:

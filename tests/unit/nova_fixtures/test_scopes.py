@@ -2,6 +2,7 @@
 
 import socket
 import threading
+import time
 
 import testtools
 
@@ -76,3 +77,42 @@ class TestAWaitGrantedInsideAScope(testtools.TestCase):
         thread.join()
         self.assertEqual([b'x'], got)
         self.assertEqual(0, self.clock.now())
+
+
+class TestAClientBackInItsRecv(testtools.TestCase):
+    """A wait that ends inside io_wait leaves the client waiting for I/O."""
+
+    def test_time_moves_while_its_answer_waits_out_a_timer(self):
+        left, right = socket.socketpair()
+        self.addCleanup(left.close)
+        self.addCleanup(right.close)
+        clock = self.useFixture(nova_fixtures.ClockFixture())
+        lock = threading.Lock()
+        lock.acquire()
+        got = []
+
+        def server():
+            with nova_fixtures.io_answer():
+                time.sleep(60)  # allow-sleep: virtual time (a timeout)
+            left.send(b'x')
+
+        def client():
+            with nova_fixtures.io_wait():
+                # NOTE(tests): a wait inside the scope (a client library's
+                # lock, a finalizer), then back into a recv no park sees:
+                # counted as running, it held time still for good (the
+                # example cloud's hung-cell listing hung so under load).
+                with lock:
+                    pass
+                got.append(right.recv(1))
+
+        threads = [threading.Thread(target=server, name='server'),
+                   threading.Thread(target=client, name='client')]
+        for thread in threads:
+            thread.start()
+        clock.settle()
+        lock.release()
+        for thread in threads:
+            thread.join()
+        self.assertEqual([b'x'], got)
+        self.assertEqual(60, clock.now())

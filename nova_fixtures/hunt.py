@@ -50,6 +50,14 @@ from nova_fixtures import virtual_time
 __all__ = ['HuntError', 'Runner', 'main', 'run_once', 'scheduled_run']
 
 TRACE_DIR = os.path.join(tempfile.gettempdir(), 'nova-fixtures-hunt')
+# NOTE(hunt): real seconds a run's running thread may make no progress
+# before its schedule lets every thread go (`ScheduleFixture`'s stall, 2 s
+# by default): the hunt runs --jobs tests at once, often beside other
+# work, and a thread starved that long by the machine is not stuck; a run
+# that is stuck is the --timeout's to end.
+_STALL = 10.0
+# NOTE(hunt): probe runs at most, while one is not exact (`_probe`).
+_PROBES = 3
 
 Runner = _hunt_runner.Runner
 
@@ -216,7 +224,7 @@ def token(args: argparse.Namespace, seed: int) -> str:
 
 
 def _options(args: argparse.Namespace, seed: int) -> dict[str, Any]:
-    return {'seed': token(args, seed)}
+    return {'seed': token(args, seed), 'stall': _STALL}
 
 
 def settings_of(args: argparse.Namespace) -> run_mod.RunSettings:
@@ -296,12 +304,7 @@ def hunt(args: argparse.Namespace) -> int:
         if args.steps is None and _strategy(args) != 'pct':
             args.steps = _strategies.DEFAULTS['steps']
         if args.steps is None:
-            probe = runner.run('probe', scheduled_run(
-                args.test_id, {'seed': 0}, settings))
-            ran = probe['schedule']
-            if ran is None:
-                raise HuntError(f'{args.test_id} did not run on a schedule: '
-                                f'{probe["text"].strip()[-500:]}')
+            ran = _probe(args, runner, settings)
             args.steps = max(ran['choices'], 1)
             print(f'probe: {ran["steps"]} steps, {ran["choices"]} with a '
                   f'choice: PCT spreads its change points over '
@@ -309,6 +312,26 @@ def hunt(args: argparse.Namespace) -> int:
         return _search(args, runner, settings)
     finally:
         runner.stop()
+
+
+def _probe(args: argparse.Namespace, runner: Runner,
+           settings: run_mod.RunSettings) -> dict[str, Any]:
+    """One run on seed 0 that counts the steps with a choice; again (up
+    to `_PROBES` runs) while a run is not exact, as when a loaded machine
+    starved the running thread past the stall limit and every thread ran
+    freely: its count would be short."""
+    for attempt in range(1, _PROBES + 1):
+        probe = runner.run('probe', scheduled_run(
+            args.test_id, {'seed': 0, 'stall': _STALL}, settings))
+        ran: dict[str, Any] | None = probe['schedule']
+        if ran is None:
+            raise HuntError(f'{args.test_id} did not run on a schedule: '
+                            f'{probe["text"].strip()[-500:]}')
+        if not ran['causes'] or attempt == _PROBES:
+            return ran
+        print(f'probe: not exact ({"; ".join(ran["causes"])}): probing '
+              f'again', flush=True)
+    raise AssertionError('unreachable')  # pragma: no cover
 
 
 def _search(args: argparse.Namespace, runner: Runner,
@@ -414,7 +437,7 @@ def shrink(args: argparse.Namespace, runner: Runner, seed: int,
         nonlocal runs
         runs += 1
         got = runner.run('shrink', scheduled_run(
-            args.test_id, {'seed': name,
+            args.test_id, {'seed': name, 'stall': _STALL,
                            'forced': _trace.forced_json(subset)}, settings))
         return got if _signature(got) == want else None
 

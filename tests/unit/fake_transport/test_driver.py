@@ -54,16 +54,23 @@ class _GatedQueue:
     the caller deciding what to do about it.
     """
 
-    def __init__(self, expired, replied):
+    def __init__(self, expired, replied, entered):
         self._queue = queue.SimpleQueue()
         self._expired = expired
         self._replied = replied
+        self._entered = entered
 
     def put(self, item, block=True, timeout=None):
         self._queue.put(item)
         self._replied.set()
 
     def get(self, block=True, timeout=None):
+        if not self._expired.is_set():
+            # NOTE(tests): the call's 0.05 s are also its message's time to
+            # live: on a loaded machine the message could expire before
+            # the server took it. The wait runs out once the server holds
+            # the call, in its endpoint, whatever the load.
+            self._entered.wait(10)
         try:
             return self._queue.get(block, timeout)
         except queue.Empty:
@@ -97,11 +104,18 @@ class TestReplyOutcomes(base.BusTestCase):
     def test_reply_landing_as_the_wait_expires_is_what_the_caller_sees(self):
         expired = threading.Event()
         replied = threading.Event()
+        entered = threading.Event()
         self.useFixture(fixtures.MonkeyPatch(
             'fake_transport.driver.queue', types.SimpleNamespace(
-                SimpleQueue=lambda: _GatedQueue(expired, replied),
+                SimpleQueue=lambda: _GatedQueue(expired, replied, entered),
                 Empty=queue.Empty)))
-        endpoint = base.Recorder()
+
+        class Endpoint(base.Recorder):
+            def wait_for(self, ctxt, event_name):
+                entered.set()
+                return super().wait_for(ctxt, event_name)
+
+        endpoint = Endpoint()
         endpoint.expired = expired
         self.start_server(endpoint=endpoint)
         try:

@@ -42,7 +42,7 @@ class TestOrderedTies(testtools.TestCase):
         thread = self.start(poller, 'poller')
         self.addCleanup(stop.set)
         # NOTE(tests): on the clock: an hour of virtual time, no real wait.
-        time.sleep(3600)
+        time.sleep(3600)  # allow-sleep: virtual time
         self.assertEqual((5, True), (len(polls), parked(thread)))
 
     def test_waits_due_together_end_in_the_order_they_began(self):

@@ -8,9 +8,31 @@ timeout polls forever, an infinite one overflows a lock's wait).
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Mapping
 
-__all__ = ['is_number', 'seconds']
+__all__ = ['env_flag', 'is_number', 'seconds']
+
+_TRUE = ('1', 'true', 'yes', 'on')
+_FALSE = ('', '0', 'false', 'no', 'off')
+
+
+def env_flag(environ: Mapping[str, str], name: str,
+             read_for: str = '') -> bool:
+    """The switch the variable ``name`` of ``environ`` holds (unset or
+    empty is off).
+
+    :raises ValueError: not one of 1, 0, true, false, yes, no, on, off (any
+        case): ``<name>=<value!r>: write 1 or 0 (or true, false, yes,
+        no)``, with `` (read for <read_for>)`` after the value when given.
+    """
+    value = environ.get(name, '').strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    where = f' (read for {read_for})' if read_for else ''
+    raise ValueError(f'{name}={environ[name]!r}{where}: write 1 or 0 (or '
+                     f'true, false, yes, no)')
 
 
 def is_number(value: Any) -> bool:

@@ -12,6 +12,7 @@ import dataclasses
 import os
 from typing import Any, Mapping, TYPE_CHECKING
 
+from nova_fixtures import _args
 from nova_fixtures import virtual_time
 
 if TYPE_CHECKING:
@@ -21,9 +22,6 @@ if TYPE_CHECKING:
 
 __all__ = ['BusRecord', 'DeadlockCaught', 'ExpectDeadlock', 'RunOptions',
            'is_real_time', 'run_options', 'schedule_of', 'schedule_text']
-
-_TRUE = ('1', 'true', 'yes', 'on')
-_FALSE = ('', '0', 'false', 'no', 'off')
 
 
 class BusRecord:
@@ -75,13 +73,7 @@ def _flag(option: bool | None, switch: str,
           environ: Mapping[str, str], name: str) -> bool:
     if option is not None:
         return option
-    value = environ.get(name, '').strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ValueError(f'{name}={environ[name]!r} (read for {switch}): write '
-                     f'1 or 0 (or true, false, yes, no)')
+    return _args.env_flag(environ, name, read_for=switch)
 
 
 def run_options(clock: bool | None, deadlocks: bool | None,

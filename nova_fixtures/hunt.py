@@ -702,14 +702,11 @@ def _relaunch(args: argparse.Namespace) -> None:
     in that new Python."""
     if os.environ.get(_BOOTED) or sys.gettrace() is not None:
         return
-    env = dict(os.environ, **settings_of(args).environ())
+    env = run_mod.boot_environ(settings_of(args), os.environ)
     env.setdefault('PYTHONHASHSEED', '0')
     env[_BOOTED] = '1'
     env['NOVA_FIXTURES_HUNT_TEST'] = args.test_id
     env['NOVA_FIXTURES_TESTS'] = args.test_id
-    path = env.get('PYTHONPATH', '')
-    env['PYTHONPATH'] = os.pathsep.join(p for p in (run_mod.BOOT_DIR, path)
-                                        if p)
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(sys.executable, [sys.executable, '-c',

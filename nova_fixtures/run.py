@@ -63,6 +63,7 @@ import types
 import unittest
 from typing import Any, Sequence
 
+from nova_fixtures import _args
 from nova_fixtures import _strategies
 from nova_fixtures import fake_differences
 from nova_fixtures import virtual_time
@@ -74,8 +75,6 @@ BOOT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), '_boot')
 # NOTE(run): the file where each Python of the command lists the --tests
 # prefixes that selected a test (`nova_fixtures/_boot/sitecustomize.py`).
 SEEN_VAR = 'NOVA_FIXTURES_TESTS_SEEN'
-_TRUE = ('1', 'true', 'yes', 'on')
-_FALSE = ('', '0', 'false', 'no', 'off')
 
 
 class RunError(ValueError):
@@ -83,13 +82,10 @@ class RunError(ValueError):
 
 
 def _flag(environ: dict[str, str] | os._Environ[str], name: str) -> bool:
-    value = environ.get(name, '').strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise RunError(f"{name}={environ[name]!r}: write 1 or 0 (or true, "
-                   f"false, yes, no)")
+    try:
+        return _args.env_flag(environ, name)
+    except ValueError as exc:
+        raise RunError(str(exc)) from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -348,9 +344,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error('no command to run: write it after --, as in '
                      '"python -m nova_fixtures.run --clock -- stestr run"')
     settings = check(parser, args, os.environ)
-    env = dict(os.environ, **settings.environ())
-    path = env.get('PYTHONPATH', '')
-    env['PYTHONPATH'] = BOOT_DIR + (os.pathsep + path if path else '')
+    env = boot_environ(settings, os.environ)
     sys.stdout.flush()
     sys.stderr.flush()
     if settings.transport == 'memory' or settings.tests:
@@ -360,6 +354,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         return _cannot_run(command, exc)
     return 0  # pragma: no cover (execvpe does not return)
+
+
+def boot_environ(settings: RunSettings,
+                 environ: dict[str, str] | os._Environ[str]) -> dict[str, str]:
+    """``environ`` with the variables that carry ``settings`` and with
+    the start-up hook (`BOOT_DIR`) first on ``PYTHONPATH``: the
+    environment of a command, or of the hunt's new Python, that loads
+    tests the way this entry point does."""
+    env = dict(environ, **settings.environ())
+    path = env.get('PYTHONPATH', '')
+    env['PYTHONPATH'] = BOOT_DIR + (os.pathsep + path if path else '')
+    return env
 
 
 def _cannot_run(command: list[str], exc: OSError) -> int:

@@ -8,17 +8,6 @@ import pytest
 pytest.importorskip('pytest_timeout')
 
 
-@pytest.fixture
-def inner(pytester):
-    """Run a test file in a fresh pytest, in this process."""
-    def run(source, *args):
-        pytester.makepyfile(test_inner=source)
-        return pytester.runpytest(
-            '-p', 'no:cacheprovider',
-            '-W', 'ignore::pytest.PytestAssertRewriteWarning', *args)
-    return run
-
-
 def release(name):
     """Let the inner test's thread ``name`` (waiting on the Event it runs
     for) finish, and join it: no thread outlives this test."""
